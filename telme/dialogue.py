@@ -1,0 +1,135 @@
+"""Typed results of the media side: words, utterances and the dialogue they form.
+
+Times are in seconds from the start of the clip. Renaming and merging speakers are plain data
+operations that return a new `Dialogue`; nothing here touches media or models.
+"""
+
+from dataclasses import dataclass, field, replace
+
+from telme.media.errors import TooManySpeakers
+
+MAX_SPEAKERS = 9  # TelME's prompt has nine speaker tokens
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    start: float  # s
+    end: float  # s
+
+    def to_dict(self):
+        return {"text": self.text, "start": self.start, "end": self.end}
+
+    @classmethod
+    def from_dict(cls, data):
+        return cls(text=data["text"], start=float(data["start"]), end=float(data["end"]))
+
+
+@dataclass(frozen=True)
+class Utterance:
+    start: float  # s
+    end: float  # s
+    speaker: str
+    text: str
+    words: tuple = ()  # Word, empty when the text came from a transcript without word times
+    label: str | None = None  # gold emotion, when the utterance comes from a dataset
+
+    @property
+    def duration(self):
+        return self.end - self.start
+
+    def to_dict(self):
+        return {
+            "start": self.start,
+            "end": self.end,
+            "speaker": self.speaker,
+            "text": self.text,
+            "words": [word.to_dict() for word in self.words],
+            "label": self.label,
+        }
+
+    @classmethod
+    def from_dict(cls, data):
+        return cls(
+            start=float(data["start"]),
+            end=float(data["end"]),
+            speaker=str(data["speaker"]),
+            text=data["text"],
+            words=tuple(Word.from_dict(word) for word in data.get("words", ())),
+            label=data.get("label"),
+        )
+
+
+@dataclass(frozen=True)
+class Dialogue:
+    utterances: tuple = ()  # Utterance, in time order
+    source: str = ""  # the clip or transcript it was made from
+    duration: float = 0.0  # s, of the whole clip (0 when unknown)
+
+    def __post_init__(self):
+        object.__setattr__(self, "utterances", tuple(self.utterances))
+
+    def __len__(self):
+        return len(self.utterances)
+
+    def __iter__(self):
+        return iter(self.utterances)
+
+    def __getitem__(self, index):
+        return self.utterances[index]
+
+    @property
+    def speakers(self):
+        """Distinct speakers in order of first appearance."""
+        return list(dict.fromkeys(utterance.speaker for utterance in self.utterances))
+
+    def to_dict(self):
+        return {
+            "source": self.source,
+            "duration": self.duration,
+            "utterances": [utterance.to_dict() for utterance in self.utterances],
+        }
+
+    @classmethod
+    def from_dict(cls, data):
+        return cls(
+            utterances=tuple(Utterance.from_dict(u) for u in data["utterances"]),
+            source=data.get("source", ""),
+            duration=float(data.get("duration", 0.0)),
+        )
+
+    def to_rows(self):
+        """One list per utterance, for a table: index, start, end, speaker, text."""
+        return [
+            [index, round(u.start, 2), round(u.end, 2), u.speaker, u.text]
+            for index, u in enumerate(self.utterances)
+        ]
+
+
+ROW_HEADERS = ["#", "start (s)", "end (s)", "speaker", "text"]
+
+
+def rename_speaker(dialogue, old, new):
+    """A new Dialogue where speaker `old` is called `new` (merging if `new` exists already)."""
+    utterances = [
+        replace(u, speaker=new) if u.speaker == old else u for u in dialogue.utterances
+    ]
+    return replace(dialogue, utterances=tuple(utterances))
+
+
+def merge_speakers(dialogue, keep, drop):
+    """A new Dialogue where every utterance of `drop` is attributed to `keep`."""
+    return rename_speaker(dialogue, drop, keep)
+
+
+def speaker_numbers(dialogue):
+    """1-based speaker number per utterance, numbered by first appearance.
+
+    Raises TooManySpeakers when more than nine distinct speakers appear.
+    """
+    order = {}
+    for utterance in dialogue.utterances:
+        order.setdefault(utterance.speaker, len(order) + 1)
+    if len(order) > MAX_SPEAKERS:
+        raise TooManySpeakers(len(order), MAX_SPEAKERS)
+    return [order[u.speaker] for u in dialogue.utterances]
