@@ -1,0 +1,93 @@
+"""Preprocessing profiles: every choice that turns a dialogue and its media into model inputs.
+
+Two profiles exist. OFFICIAL reproduces the official TelME code (release f22fc9f) bit for bit,
+quirks included, because the official weights were trained on exactly those inputs. CLEAN fixes
+the quirks for models trained here. The profile travels in a bundle's config.json, so a model is
+always fed the way it was trained.
+"""
+
+from dataclasses import asdict, dataclass, fields
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)  # VideoMAE image processor (MCG-NJU/videomae-base)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class PreprocessProfile:
+    name: str
+    # text
+    text_tokenizer: str  # "official-roberta" (transformers-4.27-exact ids) or "hf" (any HF tokenizer)
+    max_text_tokens: int  # prompt tokens kept (the last ones), before the mask token is appended
+    speaker_numbering: str  # "official" (carries speakers across dialogues) or "clean" (per dialogue)
+    fix_cp1252: bool  # map MELD's mis-decoded C1 controls (U+0092...) to the punctuation they meant
+    # audio
+    audio_sample_rate: int  # Hz the waveform is decoded at (official: 22,050, though labelled 16 kHz)
+    audio_max_samples: int  # samples kept per utterance, after normalisation
+    audio_keep: str  # "last" or "first": which end of a long utterance is kept
+    audio_pad: str  # "left" or "right": where a batch pads short utterances with zeros
+    audio_normalize: bool  # zero mean, unit variance over the whole utterance
+    # video
+    frame_order: str  # "bgr" (official: OpenCV frames fed as if RGB) or "rgb"
+    num_frames: int  # frames per utterance
+    image_size: int  # px: shortest edge resized to this, then centre crop of this square
+    image_mean: tuple = IMAGENET_MEAN
+    image_std: tuple = IMAGENET_STD
+    # both media
+    max_utterance_seconds: float | None = None  # longer utterances get zero audio and frames
+
+    def to_dict(self):
+        data = asdict(self)
+        data["image_mean"], data["image_std"] = list(self.image_mean), list(self.image_std)
+        return data
+
+    @classmethod
+    def from_dict(cls, data):
+        known = {field.name for field in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown preprocessing profile fields: {', '.join(unknown)}")
+        values = dict(data)
+        for key in ("image_mean", "image_std"):
+            if key in values:
+                values[key] = tuple(float(x) for x in values[key])
+        return cls(**values)
+
+
+OFFICIAL = PreprocessProfile(
+    name="official",
+    text_tokenizer="official-roberta",
+    max_text_tokens=511,
+    speaker_numbering="official",
+    fix_cp1252=False,
+    audio_sample_rate=22050,  # librosa's default rate; the extractor is then told 16 kHz
+    audio_max_samples=400_000,
+    audio_keep="last",
+    audio_pad="left",
+    audio_normalize=True,
+    frame_order="bgr",
+    num_frames=8,
+    image_size=224,
+    max_utterance_seconds=30.0,
+)
+
+# Clean: 16 kHz as data2vec-audio was pretrained, RGB frames, speakers numbered per dialogue.
+# Audio keeps the last 30 s (as the official keeps the end) and pads on the RIGHT, because the
+# audio student pools its FIRST frame: with right padding that frame is always real audio.
+CLEAN = PreprocessProfile(
+    name="clean",
+    text_tokenizer="hf",
+    max_text_tokens=511,
+    speaker_numbering="clean",
+    fix_cp1252=True,
+    audio_sample_rate=16000,
+    audio_max_samples=480_000,
+    audio_keep="last",
+    audio_pad="right",
+    audio_normalize=True,
+    frame_order="rgb",
+    num_frames=8,
+    image_size=224,
+    max_utterance_seconds=None,
+)
+
+PROFILES = {profile.name: profile for profile in (OFFICIAL, CLEAN)}
