@@ -4,6 +4,7 @@ Importing this package loads nothing heavy; ASR and speaker models load on first
 """
 
 from telme.media.errors import (
+    AsrModelUnavailable,
     BadTranscript,
     ClipTooLong,
     EmptyFile,
@@ -16,6 +17,7 @@ from telme.media.errors import (
 )
 
 __all__ = [
+    "AsrModelUnavailable",
     "BadTranscript",
     "ClipTooLong",
     "EmptyFile",

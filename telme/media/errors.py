@@ -57,3 +57,11 @@ class TooManySpeakers(MediaError):
 class BadTranscript(MediaError):
     def __init__(self, path, detail):
         super().__init__(f"cannot read the transcript {path}: {detail}")
+
+
+class AsrModelUnavailable(MediaError):
+    def __init__(self, model, detail):
+        super().__init__(
+            f"the speech recognition model {model!r} cannot be loaded ({detail}); give a local "
+            "CTranslate2 Whisper folder, or leave the model unset for the bundled tiny.en"
+        )
