@@ -29,7 +29,9 @@ __all__ = [
     "speaker_numbers",
 ]
 
-MELD_COLUMNS = ("Utterance", "Speaker", "Emotion", "Dialogue_ID", "Utterance_ID", "StartTime", "EndTime")
+MELD_COLUMNS = (
+    "Utterance", "Speaker", "Emotion", "Dialogue_ID", "Utterance_ID", "StartTime", "EndTime",
+)  # fmt: skip
 IEMOCAP_COLUMNS = ("Utterance", "Speaker", "Dialogue_ID", "Start_Time", "End_Time", "Emotion")
 
 
@@ -37,7 +39,8 @@ IEMOCAP_COLUMNS = ("Utterance", "Speaker", "Dialogue_ID", "Start_Time", "End_Tim
 class CorpusDialogue(Dialogue):
     """A Dialogue read from a dataset, with what the corpus calls each utterance."""
 
-    utterance_ids: tuple = ()  # per utterance: MELD "dia49_utt6" (its clip name), IEMOCAP "Ses01F_impro01_F000"
+    # per utterance: MELD "dia49_utt6" (its clip name), IEMOCAP "Ses01F_impro01_F000"
+    utterance_ids: tuple = ()
     official_speakers: tuple = ()  # per utterance: the Speaker column as the official reader saw it
 
     def __post_init__(self):

@@ -8,17 +8,24 @@ from telme.data import CorpusDialogue, read_iemocap_csv, read_meld_csv, speaker_
 from telme.dialogue import Dialogue
 from telme.labels import IEMOCAP_LABELS, MELD_LABELS
 
-MELD_HEADER = "Sr No.,Utterance,Speaker,Emotion,Sentiment,Dialogue_ID,Utterance_ID,Season,Episode,StartTime,EndTime\n"
+MELD_HEADER = (
+    "Sr No.,Utterance,Speaker,Emotion,Sentiment,Dialogue_ID,Utterance_ID,Season,Episode,"
+    "StartTime,EndTime\n"
+)
 
 
 def _meld_row(number, text, speaker, dialogue, utterance):
-    return f'{number},"{text}",{speaker},neutral,neutral,{dialogue},{utterance},1,1,"00:00:01,500","00:00:02,000"\n'
+    times = '"00:00:01,500","00:00:02,000"'
+    return f'{number},"{text}",{speaker},neutral,neutral,{dialogue},{utterance},1,1,{times}\n'
 
 
 @pytest.fixture
 def tiny_meld(tmp_path):
-    rows = [("Hi.", "Ann", 0, 0), ("Yo.", "Bob", 0, 1), ("So.", "Cid", 1, 0),
-            ("Ok.", "Ann", 1, 1), ("Hm.", "Cid", 1, 2), ("Eh.", "Cid", 2, 0), ("Ah.", "Dan", 2, 2)]  # fmt: skip
+    rows = [
+        ("Hi.", "Ann", 0, 0), ("Yo.", "Bob", 0, 1),
+        ("So.", "Cid", 1, 0), ("Ok.", "Ann", 1, 1), ("Hm.", "Cid", 1, 2),
+        ("Eh.", "Cid", 2, 0), ("Ah.", "Dan", 2, 2),
+    ]  # fmt: skip
     path = tmp_path / "dev_sent_emo.csv"
     path.write_text(MELD_HEADER + "".join(_meld_row(i, *row) for i, row in enumerate(rows)))
     return path
@@ -45,7 +52,8 @@ def test_official_numbering_carries_the_previous_speaker_list(tiny_meld):
 
 def test_official_numbering_matches_golden_meld_dev(reference_dir, data_dir):
     path = reference_dir / "golden_text" / "meld_dev_teacher_inputs.jsonl"
-    golden = [json.loads(line)["speakers"] for line in path.read_text(encoding="utf-8").splitlines()]
+    lines = path.read_text(encoding="utf-8").splitlines()
+    golden = [json.loads(line)["speakers"] for line in lines]
     dialogues = read_meld_csv(data_dir / "meld" / "dev_sent_emo.csv")
     assert len(dialogues) == 114
     prefixes = [numbers[: i + 1] for numbers in speaker_numbers(dialogues, "official")

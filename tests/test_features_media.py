@@ -106,7 +106,9 @@ def test_audio_normalised_then_last_samples_kept():
     assert values.shape == (400_000,)
     whole = (wave - wave.mean()) / np.sqrt(wave.var() + 1e-7)
     assert np.allclose(values.numpy(), whole[-400_000:], atol=1e-5)
-    first = PreprocessProfile.from_dict({**CLEAN.to_dict(), "audio_keep": "first", "audio_max_samples": 10})
+    first = PreprocessProfile.from_dict(
+        {**CLEAN.to_dict(), "audio_keep": "first", "audio_max_samples": 10}
+    )
     assert np.allclose(prepare_audio(wave, first).numpy(), whole[:10], atol=1e-5)
     with pytest.raises(ValueError):
         prepare_audio(np.zeros(0, dtype=np.float32), OFFICIAL)

@@ -91,7 +91,8 @@ def test_collate_left_pads_on_the_left():
 
 
 def test_fix_cp1252_maps_c1_controls():
-    assert fix_cp1252("he\x92s \x91so\x92 \x93hi\x94 \x97 wait\x85 \x96") == "he’s ‘so’ “hi” — wait… –"
+    fixed = fix_cp1252("he\x92s \x91so\x92 \x93hi\x94 \x97 wait\x85 \x96")
+    assert fixed == "he’s ‘so’ “hi” — wait… –"
     assert fix_cp1252("a\xa0b") == "a b"
     assert fix_cp1252("plain ascii") == "plain ascii"
 
@@ -99,14 +100,16 @@ def test_fix_cp1252_maps_c1_controls():
 def test_dialogue_texts_follow_the_profile(data_dir):
     dialogue = read_meld_csv(data_dir / "meld" / "dev_sent_emo.csv")[0]
     assert "\x92" in dialogue_texts(dialogue, OFFICIAL)[0]
-    assert dialogue_texts(dialogue, CLEAN)[0] == "Oh my God, he’s lost it. He’s totally lost it."
+    fixed = dialogue_texts(dialogue, CLEAN)[0]
+    assert fixed == "Oh my God, he’s lost it. He’s totally lost it."
 
 
 def test_official_tokenizer_save_and_load(tmp_path, roberta):
     roberta.save(tmp_path)
     again = load_prompt_tokenizer(tmp_path)
     assert isinstance(again, OfficialRobertaTokenizer)
-    assert again.encode("<s2> What? </s> Now <s2> feels") == roberta.encode("<s2> What? </s> Now <s2> feels")
+    prompt = "<s2> What? </s> Now <s2> feels"
+    assert again.encode(prompt) == roberta.encode(prompt)
 
 
 def _minilm_tokenizer():

@@ -16,12 +16,12 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 class PreprocessProfile:
     name: str
     # text
-    text_tokenizer: str  # "official-roberta" (transformers-4.27-exact ids) or "hf" (any HF tokenizer)
+    text_tokenizer: str  # "official-roberta" (transformers-4.27-exact ids) or "hf"
     max_text_tokens: int  # prompt tokens kept (the last ones), before the mask token is appended
-    speaker_numbering: str  # "official" (carries speakers across dialogues) or "clean" (per dialogue)
+    speaker_numbering: str  # "official" (carried across dialogues) or "clean" (per dialogue)
     fix_cp1252: bool  # map MELD's mis-decoded C1 controls (U+0092...) to the punctuation they meant
     # audio
-    audio_sample_rate: int  # Hz the waveform is decoded at (official: 22,050, though labelled 16 kHz)
+    audio_sample_rate: int  # Hz of the decoded waveform (official: 22,050, labelled 16 kHz)
     audio_max_samples: int  # samples kept per utterance, after normalisation
     audio_keep: str  # "last" or "first": which end of a long utterance is kept
     audio_pad: str  # "left" or "right": where a batch pads short utterances with zeros

@@ -44,7 +44,9 @@ def fix_cp1252(text: str) -> str:
 def build_prompt(speakers, texts, index, eos="</s>"):
     """The teacher prompt over utterances 0..index; `speakers` are 1-based numbers."""
     if not 0 <= index < len(texts) or len(speakers) != len(texts):
-        raise ValueError(f"index {index} outside {len(texts)} utterances / {len(speakers)} speakers")
+        raise ValueError(
+            f"index {index} outside {len(texts)} utterances / {len(speakers)} speakers"
+        )
     context = "".join(f"<s{speakers[i]}> {texts[i]} " for i in range(index + 1)).strip()
     return f"{context} {eos} Now <s{speakers[index]}> feels"
 
