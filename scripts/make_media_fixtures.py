@@ -32,7 +32,7 @@ SILENCE_LEVEL = 0.01  # peak fraction under which espeak's padding counts as sil
 VOICES = {  # speaker: (espeak voice, pitch 0-99, words per minute, RGB background)
     "Ross": ("en-us+m3", 35, 175, (200, 60, 40)),
     "Rachel": ("en-us+f4", 70, 170, (40, 90, 200)),
-    "Monica": ("en-gb+f2", 55, 165, (50, 170, 60)),
+    "Monica": ("en-us+klatt4", 60, 165, (50, 170, 60)),
 }
 CONVERSATION = [  # speaker, text, pause after (s)
     ("Ross", "Hey, did you see my keys?", 0.6),

@@ -1,0 +1,174 @@
+"""From a clip (and maybe a transcript) to a `Dialogue`: decode → transcribe → speakers.
+
+`ClipToDialogue` is given its parts, each swappable in tests:
+- decoder: anything with `probe(path)` and `decode_audio(path, sample_rate)` (the
+  `telme.media.decode` module by default);
+- transcriber: `(wave_16k, language=None, progress=None) -> list[Word]` (faster-whisper);
+- speaker_assigner: `(wave_16k, spans, num_speakers=None, progress=None) -> labels`
+  (resemblyzer + clustering).
+`utterance_media` then cuts each utterance's audio and frames out of one decode of the clip.
+"""
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from telme.dialogue import MAX_SPEAKERS, Dialogue, speaker_numbers
+from telme.media import decode as default_decoder
+from telme.media import segment
+from telme.media.errors import ClipTooLong, NoAudioTrack, NoSpeechFound, TooManySpeakers
+from telme.media.transcripts import read_transcript
+
+SAMPLE_RATE = 16000  # Hz, what ASR and the voice encoder listen at
+MAX_DURATION = 600.0  # s, longest clip analysed (checked before decoding)
+SILENCE_PEAK = 1e-3  # a wave whose peak stays under this holds no speech
+
+
+def _no_progress(step, done, total):
+    pass
+
+
+def speaker_name(label):
+    return f"Speaker {label + 1}"
+
+
+class ClipToDialogue:
+    """`pipeline(path, transcript=None, num_speakers=None, language=None, progress=None)`."""
+
+    def __init__(self, decoder=None, transcriber=None, speaker_assigner=None,
+                 max_duration=MAX_DURATION, long_pause=segment.LONG_PAUSE,
+                 max_utterance=segment.MAX_UTTERANCE):  # fmt: skip
+        if transcriber is None:
+            from telme.media.asr import WhisperTranscriber
+
+            transcriber = WhisperTranscriber()
+        if speaker_assigner is None:
+            from telme.media.speakers import VoiceClusterer
+
+            speaker_assigner = VoiceClusterer()
+        self.decoder = decoder or default_decoder
+        self.transcriber = transcriber
+        self.speaker_assigner = speaker_assigner
+        self.max_duration = max_duration  # s
+        self.long_pause = long_pause  # s
+        self.max_utterance = max_utterance  # s
+
+    def __call__(self, path, transcript=None, num_speakers=None, language=None, progress=None):
+        progress = progress or _no_progress
+        if num_speakers is not None and num_speakers > MAX_SPEAKERS:
+            raise TooManySpeakers(num_speakers, MAX_SPEAKERS)
+        if transcript is not None and not isinstance(transcript, Dialogue):
+            transcript = read_transcript(transcript)
+        if path is None:
+            return self.transcript_only(transcript)
+        wave = self.decode(path, progress)
+        if transcript is not None:
+            utterances = self.name_transcript_speakers(wave, transcript, num_speakers, progress)
+        else:
+            utterances = self.transcribe_and_assign(path, wave, num_speakers, language, progress)
+        dialogue = Dialogue(utterances, source=str(path), duration=len(wave) / SAMPLE_RATE)
+        speaker_numbers(dialogue)  # raises TooManySpeakers beyond nine
+        return dialogue
+
+    def decode(self, path, progress):
+        """The clip's audio at 16 kHz; refuses files without audio or longer than allowed."""
+        progress("decode", 0, 1)
+        info = self.decoder.probe(path)
+        if not info.has_audio:
+            raise NoAudioTrack(path)
+        if info.duration > self.max_duration:
+            raise ClipTooLong(path, info.duration, self.max_duration)
+        wave = self.decoder.decode_audio(path, SAMPLE_RATE)
+        if len(wave) / SAMPLE_RATE > self.max_duration:  # a container that misreported
+            raise ClipTooLong(path, len(wave) / SAMPLE_RATE, self.max_duration)
+        progress("decode", 1, 1)
+        return wave
+
+    def transcribe_and_assign(self, path, wave, num_speakers, language, progress):
+        words = self.transcribe(path, wave, language, progress)
+        chunks = segment.split_chunks(words, max_length=self.max_utterance)
+        labels = self.assign_speakers(wave, segment.chunk_spans(chunks), num_speakers, progress)
+        names = [speaker_name(label) for label in labels]
+        utterances = segment.group_utterances(chunks, names, self.long_pause, self.max_utterance)
+        return segment.refine_boundaries(wave, SAMPLE_RATE, utterances)
+
+    def transcribe(self, path, wave, language, progress):
+        """Words with times; NoSpeechFound when the audio is silent or nothing is recognised."""
+        if wave.size == 0 or np.abs(wave).max() < SILENCE_PEAK:
+            raise NoSpeechFound(path)
+        progress("transcribe", 0, 1)
+        words = self.transcriber(wave, language=language, progress=progress)
+        if not words:
+            raise NoSpeechFound(path)
+        return words
+
+    def assign_speakers(self, wave, spans, num_speakers, progress):
+        """A speaker label per span (0, 1, ... by first appearance)."""
+        progress("speakers", 0, len(spans))
+        labels = self.speaker_assigner(wave, spans, num_speakers=num_speakers, progress=progress)
+        progress("speakers", len(spans), len(spans))
+        return labels
+
+    def name_transcript_speakers(self, wave, transcript, num_speakers, progress):
+        """Transcript utterances; those without a name get one from their voice."""
+        utterances = list(transcript.utterances)
+        unnamed = [i for i, u in enumerate(utterances) if not u.speaker]
+        if not unnamed:
+            return utterances
+        if wave.size == 0 or np.abs(wave).max() < SILENCE_PEAK:
+            labels = [0] * len(unnamed)  # no voice to tell speakers apart: text-only use
+        else:
+            spans = [(utterances[i].start, utterances[i].end) for i in unnamed]
+            labels = self.assign_speakers(wave, spans, num_speakers, progress)
+        for index, label in zip(unnamed, labels, strict=True):
+            utterances[index] = replace(utterances[index], speaker=speaker_name(label))
+        return utterances
+
+    def transcript_only(self, transcript):
+        """A Dialogue from the transcript alone (the text teacher still works)."""
+        if transcript is None:
+            raise ValueError("give a clip, a transcript, or both")
+        utterances = [u if u.speaker else replace(u, speaker=speaker_name(0)) for u in transcript]
+        dialogue = Dialogue(utterances, source=transcript.source, duration=transcript.duration)
+        speaker_numbers(dialogue)
+        return dialogue
+
+
+@dataclass(frozen=True)
+class UtteranceMedia:
+    audio: np.ndarray  # float32 mono at the requested sample rate, shape (samples,)
+    frames: np.ndarray | None  # uint8 RGB (N, H, W, 3); None when the clip has no video
+
+
+def frame_span(start, end, fps, frame_count):
+    """(first frame, number of frames) shown between `start` and `end` seconds (at least 1)."""
+    first = min(max(int(round(start * fps)), 0), max(frame_count - 1, 0))
+    last = min(max(int(round(end * fps)), first + 1), frame_count)
+    return first, last - first
+
+
+def utterance_media(path, dialogue, sample_rate, sample_frames=None, decoder=None, progress=None):
+    """Each utterance's audio (at `sample_rate` Hz) and frames, from one decode of the clip.
+
+    `sample_frames(frame_count) -> indices` chooses frames within an utterance (e.g.
+    `telme.features.video.sample_frame_indices`); without it, or without video, frames are None.
+    """
+    decoder = decoder or default_decoder
+    progress = progress or _no_progress
+    info = decoder.probe(path)
+    wave = decoder.decode_audio(path, sample_rate) if info.has_audio else np.zeros(0, np.float32)
+    audio = [default_decoder.cut_audio(wave, sample_rate, u.start, u.end) for u in dialogue]
+    if sample_frames is None or not info.has_video or not len(dialogue):
+        return [UtteranceMedia(audio=a, frames=None) for a in audio]
+    progress("frames", 0, 1)
+    picks = []
+    for utterance in dialogue:
+        first, count = frame_span(utterance.start, utterance.end, info.fps, info.frame_count)
+        picks.append([first + int(i) for i in sample_frames(count)])
+    frames = decoder.decode_frames(path, indices=[i for pick in picks for i in pick])
+    progress("frames", 1, 1)
+    bounds = np.cumsum([0] + [len(pick) for pick in picks])
+    return [
+        UtteranceMedia(audio=a, frames=frames[bounds[i] : bounds[i + 1]])
+        for i, a in enumerate(audio)
+    ]
