@@ -5,7 +5,9 @@ backbones (configs.json) and golden_io.pt: fixed inputs and the official outputs
 """
 
 import json
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 
@@ -74,3 +76,43 @@ def test_hub_repo_id_from_offline_cache_reproduces_every_golden_output(official,
 def test_load_model_dispatches_an_official_folder(golden):
     model = load_model(golden / "save_model", backbones=golden_backbones(golden))
     assert_matches_golden(model, golden)
+
+
+class GoldenPrompts:
+    """Stand-in prompt tokenizer: prompt i (it holds i + 2 speaker tokens) -> golden row i's ids."""
+
+    eos_token, kind = "</s>", "golden"
+
+    def __init__(self, io):
+        rows = [ids[mask.bool()].tolist() for ids, mask in zip(io["input_ids"], io["attention_mask"])]
+        self.mask_id, self.pad_id = rows[0][-1], int(io["input_ids"][1, 0])
+        assert all(row[-1] == self.mask_id for row in rows)
+        self.rows = [row[:-1] for row in rows]
+
+    def encode(self, prompt):
+        return self.rows[prompt.count("<s") - 2]
+
+
+def test_recognizer_run_dialogue_reproduces_golden_probabilities(official, golden, monkeypatch):
+    """A 3-utterance dialogue through Recognizer.run_dialogue: the prompts' ids, left padding,
+    audio batching and the fusion group (3 < group_size, so one group) all as the official run."""
+    import dataclasses
+
+    from telme.dialogue import Dialogue, Utterance
+    from telme.features import video
+    from telme.inference import Recognizer
+
+    io = torch.load(golden / "golden_io.pt", weights_only=True)
+    official.tokenizer = GoldenPrompts(io)
+    official.profile = dataclasses.replace(official.profile, audio_normalize=False)  # golden audio is raw
+    frames = [np.full((1, 2, 2, 3), i, np.uint8) for i in range(3)]  # row i's golden pixels, via the stub below
+    monkeypatch.setattr(video, "prepare_frames", lambda f, profile, duration=None: io["pixel_values"][int(f[0, 0, 0, 0])])
+    media = [{"audio": io["audio_values"][i].numpy(), "frames": frames[i]} for i in range(3)]
+    dialogue = Dialogue([Utterance(i, i + 0.5, "AB"[i % 2], f"utterance {i}") for i in range(3)])
+    recognizer = Recognizer(official, device="cpu", batch_size=2)
+    prediction = recognizer.run_dialogue(dialogue, [SimpleNamespace(**m) for m in media])
+    for source, name in (("teacher", "teacher_logits"), ("audio", "audio_logits"), ("video", "video_logits"),
+                         ("fused", "fused_logits")):
+        got = torch.tensor([getattr(u, source) for u in prediction.utterances])
+        assert (got - io[name].softmax(-1)).abs().max().item() <= TOLERANCE, source
+    assert recognizer.stats.fusion_forwards == 1 and recognizer.stats.teacher_forwards == 2

@@ -1,0 +1,348 @@
+"""Emotion per utterance of a whole dialogue: teacher, students and fusion in batched forwards.
+
+`Recognizer(model).run_dialogue(dialogue, media)` encodes every prompt of the dialogue, runs the
+text teacher in micro-batches of `batch_size`, the audio and video students likewise over the
+utterances that have media, then the fusion over consecutive groups of `FusionConfig.group_size`
+utterances (the official batches of 4: utterances of a group attend to each other).
+
+Outputs are cached: teacher outputs by token ids, student outputs by the bytes of the
+utterance's raw audio / frames. Editing one utterance's text re-runs only the prompts that
+contain it (that one and every later one) and the fusion; `recognizer.stats` counts forwards.
+"""
+
+import hashlib
+import inspect
+import threading
+from collections import OrderedDict
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+
+from telme.dialogue import speaker_numbers
+
+STUDENTS = ("audio", "video")
+MIN_AUDIO_SECONDS = 0.05  # shorter utterance audio is treated as absent (the conv front end needs ~25 ms)
+CACHE_ENTRIES = 4096  # per cache (teacher / audio / video), least recently used dropped first
+
+
+def choose_device(preferred=None) -> torch.device:
+    """The one place a device is chosen: `preferred` when given, else CUDA if available, else CPU."""
+    if preferred is not None:
+        device = torch.device(preferred)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device {preferred!r} asked for, but CUDA is not available here")
+        return device
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def autocast_dtype(device: torch.device, precision: str = "auto"):
+    """bf16 (fp16 where bf16 is unsupported) autocast on CUDA, none (fp32) on CPU."""
+    if precision not in ("auto", "bf16", "fp16", "fp32"):
+        raise ValueError(f"precision must be auto, bf16, fp16 or fp32, not {precision!r}")
+    if device.type != "cuda" or precision == "fp32":
+        return None
+    if precision == "auto":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if precision == "bf16" else torch.float16
+
+
+@dataclass
+class UtterancePrediction:
+    index: int
+    teacher: list  # probabilities, one per label
+    audio: list | None  # None when the audio student is not live or the utterance has no audio
+    video: list | None  # None when the video student is not live or the utterance has no frames
+    fused: list  # the teacher's own when the fusion did not run
+    alpha: float | None  # the fusion's shift scale (0..1); None when the fusion did not run
+    label: str  # argmax of fused
+    confidence: float  # max of fused
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class DialoguePrediction:
+    labels: tuple
+    live: tuple  # subset of ("text", "audio", "video", "fusion") that has trained weights
+    utterances: list
+
+    def to_dict(self) -> dict:
+        return {"labels": list(self.labels), "live": list(self.live),
+                "utterances": [utterance.to_dict() for utterance in self.utterances]}
+
+    def to_rows(self) -> list:
+        """One flat dict per utterance (a table row): top label per source, alpha, fused probabilities."""
+        def top(probs):
+            return None if probs is None else self.labels[int(np.argmax(probs))]
+
+        return [{"index": u.index, "label": u.label, "confidence": round(u.confidence, 4),
+                 "teacher": top(u.teacher), "audio": top(u.audio), "video": top(u.video),
+                 "alpha": None if u.alpha is None else round(u.alpha, 4),
+                 **{name: round(p, 4) for name, p in zip(self.labels, u.fused)}} for u in self.utterances]
+
+
+@dataclass
+class RecognizerStats:
+    """Forwards run so far (rows = utterances computed, not taken from the cache)."""
+
+    teacher_forwards: int = 0
+    teacher_rows: int = 0
+    audio_forwards: int = 0
+    audio_rows: int = 0
+    video_forwards: int = 0
+    video_rows: int = 0
+    fusion_forwards: int = 0
+
+    def reset(self):
+        for name in asdict(self):
+            setattr(self, name, 0)
+
+
+@dataclass
+class _Output:
+    hidden: torch.Tensor  # (768,) fp32 on the CPU
+    probs: torch.Tensor  # (L,) fp32 on the CPU
+
+
+class _Cache(OrderedDict):
+    def __init__(self, size=CACHE_ENTRIES):
+        super().__init__()
+        self.size = size
+
+    def put(self, key, value):
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self.size:
+            self.popitem(last=False)
+
+
+@dataclass
+class _Caches:
+    teacher: _Cache = field(default_factory=_Cache)
+    audio: _Cache = field(default_factory=_Cache)
+    video: _Cache = field(default_factory=_Cache)
+
+
+class Recognizer:
+    """Runs a loaded `TelME` over dialogues. One instance may serve several threads (a lock
+    serialises runs); its caches are shared by all of them."""
+
+    def __init__(self, model, device=None, batch_size: int = 8, precision: str = "auto"):
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self.device = choose_device(device)
+        self.model = model.to(self.device).eval()
+        self.batch_size = batch_size  # utterances per backbone forward (micro-batch)
+        self.dtype = autocast_dtype(self.device, precision)
+        self.stats = RecognizerStats()
+        self._caches = _Caches()
+        self._lock = threading.Lock()
+
+    @property
+    def labels(self):
+        return self.model.labels
+
+    def run_dialogue(self, dialogue, media=None, drop=frozenset(), progress=None) -> DialoguePrediction:
+        """Probabilities of every part for every utterance of `dialogue`.
+
+        media: None, or per-utterance items with `.audio` (float32 mono at the profile's
+        `audio_sample_rate`, or None) and `.frames` (uint8 RGB (N, H, W, 3), or None) -- a list
+        of `telme.media.pipeline.UtteranceMedia` -- or one object whose `.audio` and `.frames`
+        are such lists.
+        drop: "audio" and/or "video": that student's hidden vectors are replaced by zeros in the
+        fusion input ("removed" means exactly this); its own probabilities are still reported.
+        When nothing is left to fuse, `fused` is the teacher's and `alpha` is None.
+        """
+        if not len(dialogue):
+            raise ValueError("the dialogue has no utterances")
+        unknown = set(drop) - set(STUDENTS)
+        if unknown:
+            raise ValueError(f"drop: unknown modalities {sorted(unknown)}; expected audio and/or video")
+        progress = progress or _quiet
+        items = media_items(media, len(dialogue))
+        with self._lock, torch.inference_mode():
+            teacher = self.teacher_outputs(dialogue, progress)
+            audio = self.audio_outputs(dialogue, items, progress)
+            video = self.video_outputs(dialogue, items, progress)
+            fused, alpha = self.fuse(teacher, audio, video, set(drop), progress)
+        return self.collect(teacher, audio, video, fused, alpha)
+
+    def teacher_outputs(self, dialogue, progress) -> list:
+        """One _Output per utterance, from the prompts over utterances 0..i."""
+        from telme.features.text import collate_left, dialogue_texts, encode_dialogue
+
+        model = self.model
+        texts = dialogue_texts(dialogue, model.profile)
+        ids = encode_dialogue(speaker_numbers(dialogue), texts, model.tokenizer, model.profile.max_text_tokens)
+        keys = [tuple(row) for row in ids]
+        inputs = dict(zip(keys, ids))
+
+        def forward(chunk):
+            input_ids, mask = collate_left([inputs[key] for key in chunk], model.tokenizer.pad_id)  # (B, T)
+            return model.teacher(input_ids.to(self.device), mask.to(self.device))
+
+        return self._cached(self._caches.teacher, keys, forward, "teacher", progress, length=len)
+
+    def audio_outputs(self, dialogue, items, progress) -> list:
+        """One _Output or None per utterance; None without live student or usable audio."""
+        from telme.features.audio import prepare_audio
+
+        if "audio" not in self.model.live_modalities or items is None:
+            return [None] * len(dialogue)
+        profile = self.model.profile
+        min_samples = MIN_AUDIO_SECONDS * profile.audio_sample_rate
+        waves = [_usable_audio(item.audio, min_samples) for item in items]
+        keys = [None if wave is None else _digest(wave) for wave in waves]
+        inputs = {key: wave for key, wave in zip(keys, waves) if key is not None}
+
+        def forward(chunk):
+            values = [prepare_audio(inputs[key], profile) for key in chunk]
+            return audio_forward(self.model.audio, values, self.device)
+
+        return self._cached(self._caches.audio, keys, forward, "audio", progress, length=lambda k: len(inputs[k]))
+
+    def video_outputs(self, dialogue, items, progress) -> list:
+        from telme.features.video import prepare_frames
+
+        if "video" not in self.model.live_modalities or items is None:
+            return [None] * len(dialogue)
+        frames = [item.frames if item.frames is not None and len(item.frames) else None for item in items]
+        keys = [None if f is None else (_digest(f), u.duration) for f, u in zip(frames, dialogue)]
+        inputs = {key: f for key, f in zip(keys, frames) if key is not None}
+
+        def forward(chunk):
+            pixels = torch.stack([prepare_frames(inputs[key], self.model.profile, duration=key[1]) for key in chunk])
+            return self.model.video(pixels.to(self.device))  # (B, 8, 3, S, S) in
+
+        return self._cached(self._caches.video, keys, forward, "video", progress)
+
+    def fuse(self, teacher, audio, video, drop, progress):
+        """Fused probabilities (N, L) and alpha (N,), or (None, None) when the fusion cannot run."""
+        fusion = self.model.fusion
+        students = {"audio": audio if "audio" not in drop else [None] * len(audio),
+                    "video": video if "video" not in drop else [None] * len(video)}
+        if "fusion" not in self.model.live_modalities or all(o is None for s in students.values() for o in s):
+            return None, None
+        width = fusion.cfg.hidden_size
+        text = torch.stack([o.hidden for o in teacher])  # (N, 768)
+        stacked = {name: torch.stack([o.hidden if o is not None else torch.zeros(width) for o in outputs])
+                   for name, outputs in students.items()}  # (N, 768) each, zeros where absent
+        progress("fusion", 0, 1)
+        logits, alpha = self.grouped_fusion(text, stacked["audio"], stacked["video"])
+        progress("fusion", 1, 1)
+        return logits.float().softmax(-1).cpu(), alpha.float().cpu()
+
+    def grouped_fusion(self, text, audio, video):
+        """Consecutive groups of `group_size` attend within themselves: all full groups in one
+        forward (as a (group_size, groups, D) batch), the shorter last group in a second."""
+        size = self.model.fusion.cfg.group_size
+        count = text.shape[0]
+        full = count - count % size
+        logits, alphas = [], []
+        for start, stop in ((0, full), (full, count)):
+            if stop == start:
+                continue
+            rows = stop - start if start == full else size
+            shape = (-1, rows, text.shape[-1])  # (groups, rows, D)
+            parts = [x[start:stop].reshape(shape).transpose(0, 1).to(self.device) for x in (text, audio, video)]
+            with self._autocast():
+                group_logits, alpha = self.model.fusion(*parts, return_alpha=True)  # (rows, groups, L), (rows, groups)
+            self.stats.fusion_forwards += 1
+            logits.append(group_logits.transpose(0, 1).reshape(stop - start, -1).float())
+            alphas.append(alpha.transpose(0, 1).reshape(-1).float())
+        return torch.cat(logits), torch.cat(alphas)  # (N, L), (N,)
+
+    def collect(self, teacher, audio, video, fused, alpha) -> DialoguePrediction:
+        utterances = []
+        for i, text_out in enumerate(teacher):
+            probs = fused[i] if fused is not None else text_out.probs
+            best = int(probs.argmax())
+            utterances.append(UtterancePrediction(
+                index=i, teacher=text_out.probs.tolist(),
+                audio=audio[i].probs.tolist() if audio[i] is not None else None,
+                video=video[i].probs.tolist() if video[i] is not None else None,
+                fused=probs.tolist(), alpha=float(alpha[i]) if alpha is not None else None,
+                label=self.labels[best], confidence=float(probs[best])))
+        return DialoguePrediction(labels=tuple(self.labels), live=self.model.live_modalities, utterances=utterances)
+
+    def _cached(self, cache, keys, forward, part, progress, length=None) -> list:
+        """Outputs for `keys` (None = absent), running `forward` only on uncached keys in micro-batches."""
+        todo = [key for key in dict.fromkeys(keys) if key is not None and key not in cache]
+        if length is not None:
+            todo.sort(key=length)  # similar lengths share a micro-batch: less padding
+        for start in range(0, len(todo), self.batch_size):
+            chunk = todo[start:start + self.batch_size]
+            progress(part, start, len(todo))
+            with self._autocast():
+                hidden, logits = forward(chunk)  # (B, 768), (B, L)
+            setattr(self.stats, f"{part}_forwards", getattr(self.stats, f"{part}_forwards") + 1)
+            setattr(self.stats, f"{part}_rows", getattr(self.stats, f"{part}_rows") + len(chunk))
+            probs = logits.float().softmax(-1).cpu()
+            for key, h, p in zip(chunk, hidden.float().cpu(), probs):
+                cache.put(key, _Output(hidden=h, probs=p))
+        progress(part, len(todo), len(todo))
+        return [cache[key] if key is not None else None for key in keys]
+
+    def _autocast(self):
+        return torch.autocast(self.device.type, dtype=self.dtype) if self.dtype is not None else nullcontext()
+
+    def clear_cache(self):
+        self._caches = _Caches()
+
+
+def audio_forward(student, values, device):
+    """Right-padded batch with an attention mask, so padding does not leak into a row's result.
+
+    (The official code padded on the left without a mask, which makes an utterance's output depend
+    on its batch neighbours; with a mask each row matches its unbatched forward up to the
+    positional convolution's few boundary frames.)
+    """
+    from telme.features.audio import collate_audio
+
+    batch = collate_audio(values, pad="right").to(device)  # (B, T)
+    mask = torch.zeros(batch.shape, dtype=torch.long, device=device)  # (B, T)
+    for row, row_values in enumerate(values):
+        mask[row, : len(row_values)] = 1
+    if "attention_mask" in inspect.signature(student.forward).parameters:
+        return student(batch, attention_mask=mask)
+    states = student.model(batch, attention_mask=mask).last_hidden_state  # (B, frames, 768)
+    hidden = states[:, 0, :]  # (B, 768): the first frame, pooled as in AudioStudent.forward
+    return hidden, student.W(hidden)
+
+
+def media_items(media, count):
+    """Per-utterance items with .audio and .frames, or None without media."""
+    if media is None:
+        return None
+    if hasattr(media, "audio") and hasattr(media, "frames"):
+        audio, frames = list(media.audio), list(media.frames or [None] * len(media.audio))
+        media = [_Item(a, f) for a, f in zip(audio, frames, strict=True)]
+    media = list(media)
+    if len(media) != count:
+        raise ValueError(f"media for {len(media)} utterances given, the dialogue has {count}")
+    return media
+
+
+@dataclass(frozen=True)
+class _Item:
+    audio: object
+    frames: object
+
+
+def _usable_audio(wave, min_samples):
+    if wave is None:
+        return None
+    wave = np.asarray(wave, dtype=np.float32)
+    return wave if wave.ndim == 1 and wave.size >= min_samples else None
+
+
+def _digest(array) -> tuple:
+    array = np.ascontiguousarray(array)
+    return (hashlib.blake2b(array.tobytes(), digest_size=16).hexdigest(), array.shape, str(array.dtype))
+
+
+def _quiet(step, done, total):
+    pass

@@ -1,0 +1,205 @@
+"""Recognizer on a tiny random model: batching, fusion groups, caches, drop, partial models."""
+
+import json
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pytest
+import torch
+
+from telme.checkpoints.tiny import tiny_model
+from telme.dialogue import Dialogue, Utterance, rename_speaker
+from telme.features.text import collate_left, encode_dialogue
+from telme.inference import Recognizer, choose_device
+
+TEXTS = ("Hi there!", "Oh my God, you're back!", "Yeah. How are you?", "Fine.", "Really? You look awful.",
+         "Thanks a lot.")
+SAMPLE_RATE = 22050  # Hz, the tiny profile is the official one with short audio
+
+
+@dataclass(frozen=True)
+class Media:
+    audio: object
+    frames: object
+
+
+@pytest.fixture(scope="module")
+def model():
+    return tiny_model(seed=2)
+
+
+@pytest.fixture
+def dialogue():
+    return Dialogue([Utterance(i, i + 1.0, "AB"[i % 2], text) for i, text in enumerate(TEXTS)])
+
+
+@pytest.fixture
+def media():
+    rng = np.random.default_rng(0)
+    return [Media(rng.standard_normal(SAMPLE_RATE // 4 + 700 * i).astype(np.float32),
+                  rng.integers(0, 256, (8, 36, 40, 3), dtype=np.uint8)) for i in range(len(TEXTS))]
+
+
+def direct_teacher_probs(model, dialogue):
+    """Each prompt alone, no batching: the reference for the batched teacher."""
+    ids = encode_dialogue([1, 2, 1, 2, 1, 2], list(TEXTS), model.tokenizer, model.profile.max_text_tokens)
+    probs, hidden = [], []
+    with torch.inference_mode():
+        for row in ids:
+            input_ids, mask = collate_left([row], model.tokenizer.pad_id)
+            h, logits = model.teacher(input_ids, mask)
+            probs.append(logits.softmax(-1)[0])
+            hidden.append(h[0])
+    return torch.stack(probs), torch.stack(hidden)
+
+
+def probs(prediction, source):
+    return torch.tensor([getattr(u, source) for u in prediction.utterances])
+
+
+def test_batched_teacher_matches_one_prompt_at_a_time(model, dialogue):
+    recognizer = Recognizer(model, batch_size=4)
+    prediction = recognizer.run_dialogue(dialogue)
+    assert recognizer.stats.teacher_forwards == 2 and recognizer.stats.teacher_rows == 6
+    expected, _ = direct_teacher_probs(model, dialogue)
+    assert torch.allclose(probs(prediction, "teacher"), expected, atol=1e-5)
+    assert prediction.utterances[0].alpha is None  # no media: nothing to fuse
+    assert probs(prediction, "fused").equal(probs(prediction, "teacher"))
+
+
+def test_all_parts_run_batched_and_fusion_uses_groups_of_four(model, dialogue, media):
+    recognizer = Recognizer(model, batch_size=8)
+    prediction = recognizer.run_dialogue(dialogue, media)
+    stats = recognizer.stats
+    assert (stats.teacher_forwards, stats.audio_forwards, stats.video_forwards) == (1, 1, 1)
+    assert stats.fusion_forwards == 2  # the full group of 4, then the group of 2
+    _, text = direct_teacher_probs(model, dialogue)
+    with torch.inference_mode():
+        audio = torch.cat([recognizer_audio_hidden(model, m.audio) for m in media])
+        video = model.video(torch.stack([prepared_frames(model, m.frames) for m in media]))[0]
+        expected = torch.cat([model.fusion(text[a:b], audio[a:b], video[a:b]).softmax(-1) for a, b in ((0, 4), (4, 6))])
+    assert torch.allclose(probs(prediction, "fused"), expected, atol=1e-5)
+    assert all(0 < u.alpha <= 1 for u in prediction.utterances)
+    assert all(u.label == model.labels[int(np.argmax(u.fused))] for u in prediction.utterances)
+
+
+def recognizer_audio_hidden(model, wave):
+    from telme.features.audio import prepare_audio
+
+    return model.audio(prepare_audio(wave, model.profile).unsqueeze(0))[0]
+
+
+def prepared_frames(model, frames):
+    from telme.features.video import prepare_frames
+
+    return prepare_frames(frames, model.profile)
+
+
+def test_group_size_changes_which_utterances_attend_to_each_other(model, dialogue, media):
+    four = Recognizer(model).run_dialogue(dialogue, media)
+    grouped = tiny_model(seed=2)
+    grouped.fusion.cfg = replace(grouped.fusion.cfg, group_size=1)
+    one = Recognizer(grouped).run_dialogue(dialogue, media)
+    assert probs(one, "teacher").equal(probs(four, "teacher"))
+    assert not torch.allclose(probs(one, "fused"), probs(four, "fused"), atol=1e-4)
+
+
+def test_audio_in_a_padded_batch_matches_audio_alone(model, dialogue, media):
+    batched = Recognizer(model, batch_size=8).run_dialogue(dialogue, media)
+    alone = Recognizer(model, batch_size=1).run_dialogue(dialogue, media)
+    assert torch.allclose(probs(batched, "audio"), probs(alone, "audio"), atol=1e-5)
+
+
+def test_text_edit_recomputes_only_the_prompts_that_contain_it(model, dialogue, media):
+    recognizer = Recognizer(model)
+    recognizer.run_dialogue(dialogue, media)
+    recognizer.stats.reset()
+    recognizer.run_dialogue(dialogue, media)
+    assert recognizer.stats.teacher_rows == recognizer.stats.audio_rows == recognizer.stats.video_rows == 0
+    edited = Dialogue([replace(u, text="Terrible, thanks.") if i == 3 else u for i, u in enumerate(dialogue)])
+    recognizer.stats.reset()
+    recognizer.run_dialogue(edited, media)
+    assert recognizer.stats.teacher_rows == 3  # utterances 3, 4, 5
+    assert recognizer.stats.audio_rows == recognizer.stats.video_rows == 0
+    assert recognizer.stats.fusion_forwards == 2
+
+
+def test_drop_zeroes_a_student_in_the_fusion_only(model, dialogue, media):
+    recognizer = Recognizer(model)
+    full = recognizer.run_dialogue(dialogue, media)
+    no_audio = recognizer.run_dialogue(dialogue, media, drop={"audio"})
+    assert probs(no_audio, "audio").equal(probs(full, "audio"))
+    assert not torch.allclose(probs(no_audio, "fused"), probs(full, "fused"), atol=1e-4)
+    _, text = direct_teacher_probs(model, dialogue)
+    with torch.inference_mode():
+        video = model.video(torch.stack([prepared_frames(model, m.frames) for m in media]))[0]
+        zeros = torch.zeros_like(video)
+        expected = torch.cat([model.fusion(text[a:b], zeros[a:b], video[a:b]).softmax(-1) for a, b in ((0, 4), (4, 6))])
+    assert torch.allclose(probs(no_audio, "fused"), expected, atol=1e-5)
+    neither = recognizer.run_dialogue(dialogue, media, drop={"audio", "video"})
+    assert probs(neither, "fused").equal(probs(neither, "teacher"))
+    assert all(u.alpha is None for u in neither.utterances)
+    with pytest.raises(ValueError, match="text"):
+        recognizer.run_dialogue(dialogue, media, drop={"text"})
+
+
+def test_teacher_only_model_reports_only_text(dialogue, media):
+    prediction = Recognizer(tiny_model(parts=("teacher",))).run_dialogue(dialogue, media)
+    assert prediction.live == ("text",)
+    assert all(u.audio is None and u.video is None and u.alpha is None for u in prediction.utterances)
+    assert probs(prediction, "fused").equal(probs(prediction, "teacher"))
+
+
+def test_untrained_parts_are_not_run(dialogue, media):
+    model = tiny_model(seed=2)
+    model.trained["video"] = False
+    recognizer = Recognizer(model)
+    prediction = recognizer.run_dialogue(dialogue, media)
+    assert prediction.live == ("text", "audio", "fusion")
+    assert recognizer.stats.video_forwards == 0 and all(u.video is None for u in prediction.utterances)
+
+
+def test_utterances_without_media_get_none(model, dialogue, media):
+    media[2] = Media(None, None)
+    media[4] = Media(np.zeros(10, np.float32), np.zeros((0, 4, 4, 3), np.uint8))  # too short / no frames
+    prediction = Recognizer(model).run_dialogue(dialogue, media)
+    for index in (2, 4):
+        assert prediction.utterances[index].audio is None and prediction.utterances[index].video is None
+    assert prediction.utterances[3].audio is not None and prediction.utterances[3].alpha is not None
+
+
+def test_speaker_names_do_not_matter_only_their_order(model, dialogue):
+    recognizer = Recognizer(model)
+    renamed = rename_speaker(rename_speaker(dialogue, "A", "Rachel"), "B", "Ross")
+    assert probs(recognizer.run_dialogue(renamed), "teacher").equal(probs(recognizer.run_dialogue(dialogue), "teacher"))
+
+
+def test_results_serialise_and_progress_is_reported(model, dialogue, media):
+    steps = []
+    prediction = Recognizer(model).run_dialogue(dialogue, media, progress=lambda s, d, t: steps.append((s, d, t)))
+    data = json.loads(json.dumps(prediction.to_dict()))
+    assert data["labels"] == list(model.labels) and len(data["utterances"]) == 6
+    assert set(data["utterances"][0]) == {"index", "teacher", "audio", "video", "fused", "alpha", "label", "confidence"}
+    assert {step for step, _, _ in steps} == {"teacher", "audio", "video", "fusion"}
+    assert ("teacher", 6, 6) in steps
+    row = prediction.to_rows()[0]
+    assert row["label"] in model.labels and set(model.labels) <= set(row)
+
+
+def test_bad_inputs(model, dialogue, media):
+    recognizer = Recognizer(model)
+    with pytest.raises(ValueError, match="no utterances"):
+        recognizer.run_dialogue(Dialogue([]))
+    with pytest.raises(ValueError, match="media for 5 utterances"):
+        recognizer.run_dialogue(dialogue, media[:5])
+    with pytest.raises(ValueError, match="batch_size"):
+        Recognizer(model, batch_size=0)
+
+
+def test_choose_device():
+    assert choose_device("cpu") == torch.device("cpu")
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert choose_device().type == expected
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA"):
+            choose_device("cuda")
