@@ -5,6 +5,8 @@ first appearance. The number of speakers is estimated when not given: one speake
 span sounds alike, else the k in 2..9 with the best silhouette. The encoder loads on first use.
 """
 
+import warnings
+
 import numpy as np
 
 from telme.media.errors import TooManySpeakers
@@ -12,6 +14,8 @@ from telme.media.errors import TooManySpeakers
 SAMPLE_RATE = 16000  # Hz, resemblyzer's rate
 MAX_SPEAKERS = 9  # TelME's prompt has nine speaker tokens
 MIN_EMBED_SPAN = 1.0  # s, shorter spans are widened around their centre before embedding
+PARTIALS_PER_SECOND = 1.3  # resemblyzer's default: 1.6 s windows, overlapping
+MIN_COVERAGE = 0.75  # a last window at least this full is zero-padded and kept
 SAME_VOICE = 0.7  # cosine similarity above which every pair sounding alike means one speaker
 MIN_SILHOUETTE = 0.15  # below this no split into k >= 2 clusters is convincing
 
@@ -72,22 +76,45 @@ class VoiceClusterer:
     @property
     def encoder(self):
         if self._encoder is None:
-            from resemblyzer import VoiceEncoder
+            with warnings.catch_warnings():  # webrtcvad imports the deprecated pkg_resources
+                warnings.simplefilter("ignore", UserWarning)
+                from resemblyzer import VoiceEncoder
 
             self._encoder = VoiceEncoder(device=self.device, verbose=False)
         return self._encoder
 
+    def partial_mels(self, piece):
+        """Mel windows of 1.6 s covering `piece`, as resemblyzer's embed_utterance cuts them."""
+        from resemblyzer import audio
+
+        wave_slices, mel_slices = self.encoder.compute_partial_slices(
+            len(piece), PARTIALS_PER_SECOND, MIN_COVERAGE
+        )
+        if wave_slices[-1].stop >= len(piece):
+            piece = np.pad(piece, (0, wave_slices[-1].stop - len(piece)))
+        mel = audio.wav_to_mel_spectrogram(piece)
+        return [mel[s] for s in mel_slices]
+
     def embed(self, wave, spans, progress=None):
-        """One unit-norm voice embedding per (start, end) span, shape (n, 256)."""
+        """One unit-norm voice embedding per (start, end) span, shape (n, 256), one forward."""
+        import torch
+
         duration = len(wave) / SAMPLE_RATE
-        embeddings = []
-        for done, (start, end) in enumerate(spans):
+        mels, owners = [], []
+        for index, (start, end) in enumerate(spans):
             start, end = widen(start, end, duration)
-            piece = wave[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
-            embeddings.append(self.encoder.embed_utterance(piece.astype(np.float32)))
-            if progress is not None:
-                progress("speakers", done + 1, len(spans))
-        return np.stack(embeddings)  # (n, 256)
+            piece = wave[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)].astype(np.float32)
+            windows = self.partial_mels(piece)
+            mels += windows
+            owners += [index] * len(windows)
+        with torch.no_grad():
+            batch = torch.from_numpy(np.stack(mels)).to(self.device)  # (partials, 160, 40)
+            partials = self.encoder(batch).cpu().numpy()  # (partials, 256)
+        owners = np.array(owners)
+        sums = np.stack([partials[owners == index].mean(axis=0) for index in range(len(spans))])
+        if progress is not None:
+            progress("speakers", len(spans), len(spans))
+        return sums / np.linalg.norm(sums, axis=1, keepdims=True)  # (n, 256)
 
     def __call__(self, wave, spans, num_speakers=None, progress=None):
         if num_speakers is not None and num_speakers > self.max_speakers:
