@@ -115,7 +115,8 @@ def hub_snapshot(repo_id: str, revision=None, cache_dir=None) -> Path:
         path = snapshot_download(repo_id, revision=revision, cache_dir=cache_dir, allow_patterns=BUNDLE_PATTERNS)
     except LocalEntryNotFoundError as error:
         where = f"{repo_id}@{revision or 'main'}"
-        raise MissingCheckpoint(f"Hub bundle {where} (offline or not cached: {_first_line(error)})", [where]) from error
+        raise MissingCheckpoint(f"no local folder {repo_id!r}, and Hub bundle {where} is not in the cache "
+                                f"(offline: {_first_line(error)})", [where]) from error
     except HfHubHTTPError as error:
         raise CheckpointError(f"Hub bundle {repo_id}@{revision or 'main'}: {_first_line(error)}") from error
     return Path(path)

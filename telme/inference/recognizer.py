@@ -15,12 +15,13 @@ import inspect
 import threading
 from collections import OrderedDict
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from telme.dialogue import speaker_numbers
+from telme.inference.results import DialoguePrediction, RecognizerStats, UtterancePrediction
 
 STUDENTS = ("audio", "video")
 MIN_AUDIO_SECONDS = 0.05  # shorter utterance audio is treated as absent (the conv front end needs ~25 ms)
@@ -46,59 +47,6 @@ def autocast_dtype(device: torch.device, precision: str = "auto"):
     if precision == "auto":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return torch.bfloat16 if precision == "bf16" else torch.float16
-
-
-@dataclass
-class UtterancePrediction:
-    index: int
-    teacher: list  # probabilities, one per label
-    audio: list | None  # None when the audio student is not live or the utterance has no audio
-    video: list | None  # None when the video student is not live or the utterance has no frames
-    fused: list  # the teacher's own when the fusion did not run
-    alpha: float | None  # the fusion's shift scale (0..1); None when the fusion did not run
-    label: str  # argmax of fused
-    confidence: float  # max of fused
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-@dataclass
-class DialoguePrediction:
-    labels: tuple
-    live: tuple  # subset of ("text", "audio", "video", "fusion") that has trained weights
-    utterances: list
-
-    def to_dict(self) -> dict:
-        return {"labels": list(self.labels), "live": list(self.live),
-                "utterances": [utterance.to_dict() for utterance in self.utterances]}
-
-    def to_rows(self) -> list:
-        """One flat dict per utterance (a table row): top label per source, alpha, fused probabilities."""
-        def top(probs):
-            return None if probs is None else self.labels[int(np.argmax(probs))]
-
-        return [{"index": u.index, "label": u.label, "confidence": round(u.confidence, 4),
-                 "teacher": top(u.teacher), "audio": top(u.audio), "video": top(u.video),
-                 "alpha": None if u.alpha is None else round(u.alpha, 4),
-                 **{name: round(p, 4) for name, p in zip(self.labels, u.fused)}} for u in self.utterances]
-
-
-@dataclass
-class RecognizerStats:
-    """Forwards run so far (rows = utterances computed, not taken from the cache)."""
-
-    teacher_forwards: int = 0
-    teacher_rows: int = 0
-    audio_forwards: int = 0
-    audio_rows: int = 0
-    video_forwards: int = 0
-    video_rows: int = 0
-    fusion_forwards: int = 0
-
-    def reset(self):
-        for name in asdict(self):
-            setattr(self, name, 0)
 
 
 @dataclass
@@ -177,6 +125,7 @@ class Recognizer:
         model = self.model
         texts = dialogue_texts(dialogue, model.profile)
         ids = encode_dialogue(speaker_numbers(dialogue), texts, model.tokenizer, model.profile.max_text_tokens)
+        check_vocabulary(ids, model.teacher.cfg.vocab_size)
         keys = [tuple(row) for row in ids]
         inputs = dict(zip(keys, ids))
 
@@ -311,6 +260,14 @@ def audio_forward(student, values, device):
     states = student.model(batch, attention_mask=mask).last_hidden_state  # (B, frames, 768)
     hidden = states[:, 0, :]  # (B, 768): the first frame, pooled as in AudioStudent.forward
     return hidden, student.W(hidden)
+
+
+def check_vocabulary(ids, vocab_size):
+    """The tokenizer must fit the teacher's embedding table (a mismatched bundle fails here)."""
+    largest = max(max(row) for row in ids)
+    if largest >= vocab_size:
+        raise ValueError(f"the prompt tokenizer produced token id {largest} but the teacher has only "
+                         f"{vocab_size} embeddings: the tokenizer and the weights do not belong together")
 
 
 def media_items(media, count):

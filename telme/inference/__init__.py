@@ -1,0 +1,29 @@
+"""Inference: a loaded TelME over whole dialogues, and a clip straight to emotions.
+
+    Recognizer(model, device=None, batch_size=8).run_dialogue(dialogue, media) -> DialoguePrediction
+    analyze_clip(path, model=None, transcript=None, ...) -> ClipAnalysis (dialogue + prediction)
+    choose_device(preferred=None): the one place a device is chosen
+"""
+
+from telme.inference.clip import analyze_clip, load_clip_media
+from telme.inference.recognizer import Recognizer, autocast_dtype, choose_device
+from telme.inference.results import (
+    ANALYSIS_FORMAT,
+    ClipAnalysis,
+    DialoguePrediction,
+    RecognizerStats,
+    UtterancePrediction,
+)
+
+__all__ = [
+    "ANALYSIS_FORMAT",
+    "ClipAnalysis",
+    "DialoguePrediction",
+    "Recognizer",
+    "RecognizerStats",
+    "UtterancePrediction",
+    "analyze_clip",
+    "autocast_dtype",
+    "choose_device",
+    "load_clip_media",
+]

@@ -1,0 +1,90 @@
+"""Typed results of a run: per utterance, per dialogue, and the forward counters."""
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+
+@dataclass
+class UtterancePrediction:
+    index: int
+    teacher: list  # probabilities, one per label
+    audio: list | None  # None when the audio student is not live or the utterance has no audio
+    video: list | None  # None when the video student is not live or the utterance has no frames
+    fused: list  # the teacher's own when the fusion did not run
+    alpha: float | None  # the fusion's shift scale (0..1); None when the fusion did not run
+    label: str  # argmax of fused
+    confidence: float  # max of fused
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class DialoguePrediction:
+    labels: tuple
+    live: tuple  # subset of ("text", "audio", "video", "fusion") that has trained weights
+    utterances: list
+
+    def to_dict(self) -> dict:
+        return {"labels": list(self.labels), "live": list(self.live),
+                "utterances": [utterance.to_dict() for utterance in self.utterances]}
+
+    def to_rows(self) -> list:
+        """One flat dict per utterance (a table row): top label per source, alpha, fused probabilities."""
+        def top(probs):
+            return None if probs is None else self.labels[int(np.argmax(probs))]
+
+        return [{"index": u.index, "label": u.label, "confidence": round(u.confidence, 4),
+                 "teacher": top(u.teacher), "audio": top(u.audio), "video": top(u.video),
+                 "alpha": None if u.alpha is None else round(u.alpha, 4),
+                 **{name: round(p, 4) for name, p in zip(self.labels, u.fused)}} for u in self.utterances]
+
+
+@dataclass
+class RecognizerStats:
+    """Forwards run so far (rows = utterances computed, not taken from the cache)."""
+
+    teacher_forwards: int = 0
+    teacher_rows: int = 0
+    audio_forwards: int = 0
+    audio_rows: int = 0
+    video_forwards: int = 0
+    video_rows: int = 0
+    fusion_forwards: int = 0
+
+    def reset(self):
+        for name in asdict(self):
+            setattr(self, name, 0)
+
+
+ANALYSIS_FORMAT = "telme-analysis/1"
+
+
+@dataclass
+class ClipAnalysis:
+    """A clip's dialogue and its predictions, with the model that made them."""
+
+    dialogue: object  # telme.dialogue.Dialogue
+    prediction: DialoguePrediction
+    model: dict  # {"name", "missing", "device"}
+
+    def to_dict(self) -> dict:
+        """The `python -m telme analyze` JSON: one entry per utterance, probabilities by label name."""
+        labels = self.prediction.labels
+
+        def named(probs):
+            return None if probs is None else {name: round(p, 6) for name, p in zip(labels, probs)}
+
+        utterances = []
+        for utterance, result in zip(self.dialogue, self.prediction.utterances, strict=True):
+            utterances.append({
+                "index": result.index, "start": utterance.start, "end": utterance.end,
+                "speaker": utterance.speaker, "text": utterance.text,
+                "label": result.label, "confidence": round(result.confidence, 6),
+                "alpha": None if result.alpha is None else round(result.alpha, 6),
+                "probabilities": {source: named(getattr(result, source)) for source in ("teacher", "audio", "video", "fused")},
+            })
+        return {"format": ANALYSIS_FORMAT, "source": self.dialogue.source, "duration": self.dialogue.duration,
+                "labels": list(labels), "live": list(self.prediction.live), "model": self.model,
+                "utterances": utterances}
