@@ -37,7 +37,10 @@ def word_error_rate(reference, hypothesis):
     for i, ref_word in enumerate(ref, 1):
         previous, row[0] = row[0], i
         for j, hyp_word in enumerate(hyp, 1):
-            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (ref_word != hyp_word))
+            previous, row[j] = (
+                row[j],
+                min(row[j] + 1, row[j - 1] + 1, previous + (ref_word != hyp_word)),
+            )
     return row[-1] / max(len(ref), 1)
 
 

@@ -16,11 +16,11 @@ The committed files are what the tests read; the tests never run espeak-ng.
 import json
 import subprocess
 import tempfile
+import wave as wavfile
 from pathlib import Path
 
 import imageio_ffmpeg
 import numpy as np
-import soundfile
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "tests" / "fixtures" / "media"
@@ -58,9 +58,25 @@ def speak(speaker, text):
     with tempfile.NamedTemporaryFile(suffix=".wav") as handle:
         command = ["espeak-ng", "-v", voice, "-p", str(pitch), "-s", str(speed)]
         subprocess.run([*command, "-w", handle.name, text], check=True)
-        wave, _ = soundfile.read(handle.name, dtype="float32")
+        wave = read_wav(handle.name)
     loud = np.flatnonzero(np.abs(wave) > SILENCE_LEVEL * np.abs(wave).max())
     return wave[loud[0] : loud[-1] + 1]
+
+
+def read_wav(path):
+    """A 16-bit mono wav as float32 in [-1, 1]."""
+    with wavfile.open(str(path), "rb") as handle:
+        data = handle.readframes(handle.getnframes())
+    return np.frombuffer(data, "<i2").astype(np.float32) / 32768
+
+
+def write_wav(path, wave, rate):
+    """float32 in [-1, 1] as a 16-bit mono wav."""
+    with wavfile.open(str(path), "wb") as handle:
+        handle.setnchannels(1)
+        handle.setsampwidth(2)
+        handle.setframerate(rate)
+        handle.writeframes((np.clip(wave, -1, 1) * 32767).astype("<i2").tobytes())
 
 
 def build(turns):
@@ -124,32 +140,48 @@ def write_transcripts(truth, stem):
     Path(f"{stem}.csv").write_text("\n".join(csv) + "\n")
 
 
-def main():
-    OUT.mkdir(parents=True, exist_ok=True)
+def write_conversation(master, stem):
     wave, truth = build(CONVERSATION)
-    stem = OUT / "conversation"
-    soundfile.write(f"{stem}.wav", wave, ESPEAK_RATE)  # resampled to 16 kHz below
-    master = OUT / "master.wav"
-    Path(f"{stem}.wav").rename(master)
+    write_wav(master, wave, ESPEAK_RATE)
     ffmpeg("-i", str(master), "-ar", "16000", "-ac", "1", f"{stem}.wav")
     video = frames(truth)
-    write_video(master, video, f"{stem}.mp4", ["-c:v", "libx264", "-crf", "30", "-preset",
-                "veryslow", "-pix_fmt", "yuv420p", "-c:a", "aac", "-ar", "44100", "-b:a", "32k"])  # fmt: skip
-    write_video(master, video, f"{stem}.webm", ["-c:v", "libvpx", "-b:v", "60k", "-c:a",
-                "libopus", "-b:a", "24k", "-live", "1"])  # fmt: skip
-    ffmpeg("-f", "lavfi", "-i", f"color=c=gray:s={WIDTH}x{HEIGHT}:r={FPS}:d=1",
-           "-c:v", "libx264", "-pix_fmt", "yuv420p", str(OUT / "no_audio.mp4"))  # fmt: skip
+    mp4 = ["-c:v", "libx264", "-crf", "30", "-preset", "veryslow", "-pix_fmt", "yuv420p"]
+    write_video(master, video, f"{stem}.mp4", [*mp4, "-c:a", "aac", "-ar", "44100", "-b:a", "32k"])
+    webm = ["-c:v", "libvpx", "-b:v", "60k", "-c:a", "libopus", "-b:a", "24k"]
+    write_video(master, video, f"{stem}.webm", [*webm, "-live", "1"])  # no duration, as browsers
     write_transcripts(truth, stem)
     Path(f"{stem}.json").write_text(json.dumps(truth, indent=1) + "\n")
+
+
+def write_three_voices(master, stem):
     wave, truth = build(THREE_VOICES)
-    soundfile.write(master, wave, ESPEAK_RATE)
-    ffmpeg("-i", str(master), "-c:a", "libopus", "-b:a", "24k", str(OUT / "three_voices.ogg"))
-    (OUT / "three_voices.json").write_text(json.dumps(truth, indent=1) + "\n")
+    write_wav(master, wave, ESPEAK_RATE)
+    ffmpeg("-i", str(master), "-c:a", "libopus", "-b:a", "24k", f"{stem}.ogg")
+    Path(f"{stem}.json").write_text(json.dumps(truth, indent=1) + "\n")
+
+
+def main():
+    OUT.mkdir(parents=True, exist_ok=True)
+    master = OUT / "master.wav"
+    write_conversation(master, OUT / "conversation")
+    write_three_voices(master, OUT / "three_voices")
     master.unlink()
+    gray = f"color=c=gray:s={WIDTH}x{HEIGHT}:r={FPS}:d=1"
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        gray,
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        str(OUT / "no_audio.mp4"),
+    )
     assets = ROOT / "assets"
     assets.mkdir(exist_ok=True)
-    (assets / "example_conversation.mp4").write_bytes(Path(f"{stem}.mp4").read_bytes())
-    (assets / "example_conversation.srt").write_text(Path(f"{stem}.srt").read_text())
+    (assets / "example_conversation.mp4").write_bytes((OUT / "conversation.mp4").read_bytes())
+    (assets / "example_conversation.srt").write_text((OUT / "conversation.srt").read_text())
 
 
 if __name__ == "__main__":

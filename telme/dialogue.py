@@ -4,7 +4,7 @@ Times are in seconds from the start of the clip. Renaming and merging speakers a
 operations that return a new `Dialogue`; nothing here touches media or models.
 """
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from telme.media.errors import TooManySpeakers
 
@@ -111,9 +111,7 @@ ROW_HEADERS = ["#", "start (s)", "end (s)", "speaker", "text"]
 
 def rename_speaker(dialogue, old, new):
     """A new Dialogue where speaker `old` is called `new` (merging if `new` exists already)."""
-    utterances = [
-        replace(u, speaker=new) if u.speaker == old else u for u in dialogue.utterances
-    ]
+    utterances = [replace(u, speaker=new) if u.speaker == old else u for u in dialogue.utterances]
     return replace(dialogue, utterances=tuple(utterances))
 
 

@@ -109,7 +109,13 @@ def test_truncated_mp4_with_index_first_keeps_the_readable_part(tmp_path):
     import imageio_ffmpeg
 
     streamable = tmp_path / "streamable.mp4"
-    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(MEDIA / "conversation.mp4")]
+    command = [
+        imageio_ffmpeg.get_ffmpeg_exe(),
+        "-v",
+        "error",
+        "-i",
+        str(MEDIA / "conversation.mp4"),
+    ]
     subprocess.run([*command, "-c", "copy", "-movflags", "+faststart", str(streamable)], check=True)
     truncated = tmp_path / "truncated.mp4"
     truncated.write_bytes(streamable.read_bytes()[:30000])

@@ -4,13 +4,22 @@ import json
 
 import pytest
 
-from telme.dialogue import Dialogue, Utterance, Word, merge_speakers, rename_speaker, speaker_numbers
+from telme.dialogue import (
+    Dialogue,
+    Utterance,
+    Word,
+    merge_speakers,
+    rename_speaker,
+    speaker_numbers,
+)
 from telme.media.errors import MediaError, TooManySpeakers
 
 
 def make_dialogue(speakers):
     utterances = [
-        Utterance(start=i, end=i + 0.5, speaker=name, text=f"line {i}", words=(Word("line", i, i + 0.2),))
+        Utterance(
+            start=i, end=i + 0.5, speaker=name, text=f"line {i}", words=(Word("line", i, i + 0.2),)
+        )
         for i, name in enumerate(speakers)
     ]
     return Dialogue(utterances, source="clip.mp4", duration=len(speakers))
@@ -18,7 +27,9 @@ def make_dialogue(speakers):
 
 def test_json_round_trip_keeps_everything():
     dialogue = make_dialogue(["Ross", "Rachel", "Ross"])
-    dialogue = Dialogue([*dialogue.utterances[:2], Utterance(3, 4, "Ross", "hi", label="joy")], "c", 4)
+    dialogue = Dialogue(
+        [*dialogue.utterances[:2], Utterance(3, 4, "Ross", "hi", label="joy")], "c", 4
+    )
     assert Dialogue.from_dict(json.loads(json.dumps(dialogue.to_dict()))) == dialogue
 
 

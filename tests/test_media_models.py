@@ -1,4 +1,4 @@
-"""The offline default parts on the espeak-ng fixtures (CPU, a few seconds each).
+"""The offline default parts on the espeak-ng fixtures (CPU, a few seconds each: marked slow).
 
 Bounds are set from measurements (scripts/bench_media.py, 2 CPU cores): WER 0.0 on the mp4,
 0.036 on the webm and wav, 0.111 on three_voices.ogg; boundary error at most 0.022 s; speaker
@@ -21,6 +21,7 @@ spec = importlib.util.spec_from_file_location("bench_media", ROOT / "scripts" / 
 bench = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(bench)
 
+pytestmark = pytest.mark.slow  # loads tiny.en and the voice encoder: ~5 s per test on 2 cores
 BOUNDARY_LIMIT = 0.3  # s, from the issue; measured at most 0.022 s
 
 

@@ -1,16 +1,21 @@
 """ClipToDialogue with stub parts: the steps, transcripts, bad inputs, per-utterance media."""
 
 import json
+import wave
 from pathlib import Path
 from types import SimpleNamespace
 
-import numpy as np
 import pytest
-import soundfile
 
 from telme.dialogue import Word
 from telme.media import decode
-from telme.media.errors import ClipTooLong, NoAudioTrack, NoSpeechFound, NotAMediaFile, TooManySpeakers
+from telme.media.errors import (
+    ClipTooLong,
+    NoAudioTrack,
+    NoSpeechFound,
+    NotAMediaFile,
+    TooManySpeakers,
+)
 from telme.media.pipeline import ClipToDialogue, frame_span, utterance_media
 
 MEDIA = Path(__file__).parent / "fixtures" / "media"
@@ -65,14 +70,20 @@ def test_transcript_names_skip_asr_and_voices(tmp_path):
 
 def test_transcript_without_names_gets_voices(tmp_path):
     plain = tmp_path / "plain.srt"
-    plain.write_text((MEDIA / "conversation.srt").read_text().replace("Ross: ", "").replace("Rachel: ", ""))
+    plain.write_text(
+        (MEDIA / "conversation.srt").read_text().replace("Ross: ", "").replace("Rachel: ", "")
+    )
     pipeline = ClipToDialogue(transcriber=never, speaker_assigner=alternating)
     dialogue = pipeline(MEDIA / "conversation.wav", transcript=plain)
     assert [u.speaker for u in dialogue] == ["Speaker 1", "Speaker 2"] * 3
 
 
 def write_silence(path, seconds=2.0):
-    soundfile.write(path, np.zeros(int(16000 * seconds), np.float32), 16000)
+    with wave.open(str(path), "wb") as handle:  # 16-bit mono, 16 kHz, all zeros
+        handle.setnchannels(1)
+        handle.setsampwidth(2)
+        handle.setframerate(16000)
+        handle.writeframes(bytes(2 * int(16000 * seconds)))
     return path
 
 
@@ -84,7 +95,9 @@ def test_silent_audio_is_no_speech_before_asr(tmp_path):
 
 def test_silent_audio_with_a_transcript_is_still_usable(tmp_path):
     pipeline = ClipToDialogue(transcriber=never, speaker_assigner=never)
-    dialogue = pipeline(write_silence(tmp_path / "silence.wav"), transcript=MEDIA / "conversation.vtt")
+    dialogue = pipeline(
+        write_silence(tmp_path / "silence.wav"), transcript=MEDIA / "conversation.vtt"
+    )
     assert dialogue.speakers == ["Ross", "Rachel"]
     assert pipeline(None, transcript=MEDIA / "conversation.srt").speakers == ["Ross", "Rachel"]
 
@@ -97,7 +110,9 @@ def test_nothing_recognised_is_no_speech():
 
 def test_too_long_is_refused_before_decoding():
     spy = SpyDecoder()
-    pipeline = ClipToDialogue(decoder=spy, transcriber=never, speaker_assigner=never, max_duration=5)
+    pipeline = ClipToDialogue(
+        decoder=spy, transcriber=never, speaker_assigner=never, max_duration=5
+    )
     with pytest.raises(ClipTooLong, match="longer than the maximum of 5 s"):
         pipeline(MEDIA / "conversation.webm")
     assert spy.calls == []
@@ -139,7 +154,9 @@ def test_utterance_media_cuts_audio_and_frames_from_one_decode():
                             sample_frames=lambda n: [n // 2] * 8, decoder=spy)  # fmt: skip
     assert spy.calls == [MEDIA / "conversation.mp4"]
     assert len(media) == 6 and media[0].frames.shape == (8, 120, 160, 3)
-    assert len(media[1].audio) == pytest.approx((dialogue[1].end - dialogue[1].start) * 22050, abs=2)
+    assert len(media[1].audio) == pytest.approx(
+        (dialogue[1].end - dialogue[1].start) * 22050, abs=2
+    )
     red_minus_blue = [int(m.frames[0, 5, 5, 0]) - int(m.frames[0, 5, 5, 2]) for m in media]
     assert [d > 0 for d in red_minus_blue] == [True, False] * 3  # Ross red, Rachel blue
     audio_only = utterance_media(MEDIA / "conversation.wav", dialogue, 16000, sample_frames=len)

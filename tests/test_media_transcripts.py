@@ -32,17 +32,21 @@ def test_speaker_prefixes_and_voices():
 
 def test_srt_without_names_and_with_crlf(tmp_path):
     path = tmp_path / "plain.srt"
-    path.write_bytes(b"1\r\n00:00:01,000 --> 00:00:02,000\r\nHello\r\nthere\r\n\r\n"
-                     b"2\r\n00:00:03,000 --> 00:00:04,000\r\nBye\r\n")
+    path.write_bytes(
+        b"1\r\n00:00:01,000 --> 00:00:02,000\r\nHello\r\nthere\r\n\r\n"
+        b"2\r\n00:00:03,000 --> 00:00:04,000\r\nBye\r\n"
+    )
     dialogue = read_transcript(path)
     assert [(u.speaker, u.text) for u in dialogue] == [("", "Hello there"), ("", "Bye")]
 
 
 def test_csv_with_several_dialogues_needs_an_id(tmp_path):
     path = tmp_path / "meld.csv"
-    path.write_text('Utterance,Speaker,Emotion,Dialogue_ID,StartTime,EndTime\n'
-                    '"Hi",Joey,joy,0,"00:00:01,000","00:00:02,000"\n'
-                    '"Hey",Ross,neutral,1,"00:00:01,000","00:00:02,000"\n')
+    path.write_text(
+        "Utterance,Speaker,Emotion,Dialogue_ID,StartTime,EndTime\n"
+        '"Hi",Joey,joy,0,"00:00:01,000","00:00:02,000"\n'
+        '"Hey",Ross,neutral,1,"00:00:01,000","00:00:02,000"\n'
+    )
     with pytest.raises(BadTranscript, match="Dialogue_ID"):
         read_transcript(path)
     dialogue = read_transcript(path, dialogue_id=1)

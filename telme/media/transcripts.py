@@ -18,7 +18,9 @@ TIMING = re.compile(
 )
 VOICE = re.compile(r"<v(?:\.[\w.-]+)?\s+(?P<name>[^>]+)>")
 TAG = re.compile(r"</?[^>]+>")
-SPEAKER_PREFIX = re.compile(r"^\s*-?\s*(?P<name>[A-Z][\w.'-]*(?: [A-Z][\w.'-]*){0,2})\s*:\s+(?P<text>\S.*)$")
+SPEAKER_PREFIX = re.compile(
+    r"^\s*-?\s*(?P<name>[A-Z][\w.'-]*(?: [A-Z][\w.'-]*){0,2})\s*:\s+(?P<text>\S.*)$"
+)
 NOT_SPEAKERS = {"NOTE", "Note", "Warning", "Translation", "Subtitle", "Subtitles"}
 
 
