@@ -5,6 +5,7 @@ import warnings
 
 import pytest
 import torch
+from safetensors.torch import load_file, save_file
 
 from telme.checkpoints import (
     CheckpointError,
@@ -16,6 +17,7 @@ from telme.checkpoints import (
     load_model,
     save_bundle,
 )
+from telme.checkpoints.state import prefixed_state
 from telme.checkpoints.tiny import tiny_model
 
 COMMIT = "89abcdef0123456789abcdef0123456789abcdef"
@@ -139,3 +141,13 @@ def test_load_model_dispatch(model, bundle, tmp_path, monkeypatch):
     (tmp_path / "checkpoints").mkdir()
     save_bundle(model, tmp_path / "checkpoints" / "telme-mini-meld")
     assert load_model().labels == model.labels
+
+
+def test_shared_tensors_are_stored_once_each_and_reload(tmp_path):
+    """Tied weights (one storage under two names) would make safetensors refuse to save."""
+    first, second = torch.nn.Linear(3, 3), torch.nn.Linear(3, 3)
+    second.weight = first.weight
+    state = prefixed_state({"teacher": first, "audio": second})
+    save_file(state, str(tmp_path / "w.safetensors"))
+    reloaded = load_file(str(tmp_path / "w.safetensors"))
+    assert torch.equal(reloaded["teacher.weight"], reloaded["audio.weight"])

@@ -149,3 +149,30 @@ def test_unknown_dataset_and_backbone_part(release):
         load_official(release, dataset="iemocapp")
     with pytest.raises(ValueError, match="fusion"):
         load_official(release, backbones={"fusion": {}})
+
+
+@pytest.mark.slow
+def test_official_manifest_fits_the_shipped_configs(reference_dir, tmp_path, monkeypatch):
+    """Every key and shape of the real release (manifest) loads into the default full-size parts.
+
+    Tensors are meta (shapes only), so roberta-large costs no memory; the loader itself runs.
+    """
+    import json
+
+    from telme.checkpoints import official
+
+    manifest = json.loads((reference_dir / "official_checkpoint_manifest.json").read_text())
+    for name in OFFICIAL_FILES.values():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).touch()
+    by_path = {str(tmp_path / name): shapes for name, shapes in manifest.items()}
+
+    def meta_state(path, what):
+        return {key: torch.empty(shape, device="meta") for key, shape in by_path[str(path)].items()}
+
+    monkeypatch.setattr(official, "read_torch_state", meta_state)
+    model = load_official(tmp_path)
+    assert model.live_modalities == ("text", "audio", "video", "fusion")
+    assert model.teacher.cfg.vocab_size == 50274 and "text_model.embeddings.position_ids" in manifest["teacher.bin"]
+    loaded = sum(len(module.state_dict()) for module in model.parts().values())
+    assert loaded == sum(len(shapes) for shapes in manifest.values()) - 1  # all but the legacy position_ids

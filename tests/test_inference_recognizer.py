@@ -203,3 +203,15 @@ def test_choose_device():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA"):
             choose_device("cuda")
+
+
+@pytest.mark.gpu
+def test_cuda_autocast_agrees_with_cpu_fp32(dialogue, media):
+    if not torch.cuda.is_available():
+        pytest.skip("needs CUDA")
+    on_cpu = Recognizer(tiny_model(seed=2), device="cpu").run_dialogue(dialogue, media)
+    recognizer = Recognizer(tiny_model(seed=2))  # CUDA chosen, bf16 autocast
+    assert recognizer.device.type == "cuda" and recognizer.dtype in (torch.bfloat16, torch.float16)
+    on_gpu = recognizer.run_dialogue(dialogue, media)
+    for source in ("teacher", "audio", "video", "fused"):
+        assert torch.allclose(probs(on_gpu, source), probs(on_cpu, source), atol=3e-2), source
