@@ -89,7 +89,8 @@ def test_analyze_writes_the_documented_json(bundle, tmp_path):
         for source in ("teacher", "audio", "video", "fused"):
             probs = utterance["probabilities"][source]
             assert list(probs) == data["labels"] and abs(sum(probs.values()) - 1) < 1e-4
-        assert utterance["label"] == max(utterance["probabilities"]["fused"], key=utterance["probabilities"]["fused"].get)
+        fused = utterance["probabilities"]["fused"]
+        assert utterance["label"] == max(fused, key=fused.get)
         assert 0 < utterance["alpha"] <= 1 and utterance["end"] > utterance["start"]
 
 

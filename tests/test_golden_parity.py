@@ -106,7 +106,8 @@ def test_recognizer_run_dialogue_reproduces_golden_probabilities(official, golde
     official.tokenizer = GoldenPrompts(io)
     official.profile = dataclasses.replace(official.profile, audio_normalize=False)  # golden audio is raw
     frames = [np.full((1, 2, 2, 3), i, np.uint8) for i in range(3)]  # row i's golden pixels, via the stub below
-    monkeypatch.setattr(video, "prepare_frames", lambda f, profile, duration=None: io["pixel_values"][int(f[0, 0, 0, 0])])
+    golden_pixels = io["pixel_values"]  # (3, 8, 3, 32, 32): float inputs no uint8 frame would give
+    monkeypatch.setattr(video, "prepare_frames", lambda f, profile, duration=None: golden_pixels[int(f[0, 0, 0, 0])])
     media = [{"audio": io["audio_values"][i].numpy(), "frames": frames[i]} for i in range(3)]
     dialogue = Dialogue([Utterance(i, i + 0.5, "AB"[i % 2], f"utterance {i}") for i in range(3)])
     recognizer = Recognizer(official, device="cpu", batch_size=2)

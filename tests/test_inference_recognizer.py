@@ -215,3 +215,19 @@ def test_cuda_autocast_agrees_with_cpu_fp32(dialogue, media):
     on_gpu = recognizer.run_dialogue(dialogue, media)
     for source in ("teacher", "audio", "video", "fused"):
         assert torch.allclose(probs(on_gpu, source), probs(on_cpu, source), atol=3e-2), source
+
+
+def test_absolute_position_teacher_is_batch_invariant(dialogue):
+    """A BERT-style teacher (absolute positions, like TelME-mini's MiniLM): left padding must not
+    shift a prompt's positions, so batched results equal one prompt at a time."""
+    from telme.checkpoints import TelME
+    from telme.models import TextTeacher
+
+    base = tiny_model(seed=4, parts=("teacher",))
+    cfg = replace(base.teacher.cfg, backbone=dict(base.teacher.cfg.backbone, model_type="bert", pad_token_id=1))
+    torch.manual_seed(4)
+    model = TelME(teacher=TextTeacher(cfg).eval(), labels=base.labels, profile=base.profile,
+                  tokenizer=base.tokenizer, trained={"teacher": True})
+    batched = Recognizer(model, batch_size=8).run_dialogue(dialogue)
+    expected, _ = direct_teacher_probs(model, dialogue)
+    assert torch.allclose(probs(batched, "teacher"), expected, atol=1e-5)

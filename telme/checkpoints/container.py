@@ -84,7 +84,8 @@ class TelME:
         """One line per part: loaded / not loaded and why."""
         lines = [f"{self.name}: labels {', '.join(self.labels)}; live: {', '.join(self.live_modalities)}"]
         for part in PARTS:
-            state = "trained weights" if self.trained[part] else ("untrained" if self.part(part) is not None else "absent")
+            present = self.part(part) is not None
+            state = "trained weights" if self.trained[part] else ("untrained" if present else "absent")
             lines.append(f"  {PART_TITLES[part]}: {state}")
         return "\n".join(lines + [f"  missing: {reason}" for reason in self.missing])
 

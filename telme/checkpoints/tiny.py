@@ -26,8 +26,9 @@ def tiny_configs(num_labels: int = len(MELD_LABELS), width: int = TINY_WIDTH, fu
     from telme.models.configs import AudioStudentConfig, FusionConfig, TeacherConfig, VideoStudentConfig
 
     layers = {"num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 32, "hidden_size": width}
-    text = dict(layers, hidden_size=TINY_WIDTH, model_type="roberta", vocab_size=text_vocab, max_position_embeddings=514,
-                type_vocab_size=1, pad_token_id=1, bos_token_id=0, eos_token_id=2, layer_norm_eps=1e-5)
+    text = dict(layers, hidden_size=TINY_WIDTH, model_type="roberta", vocab_size=text_vocab,
+                max_position_embeddings=514, type_vocab_size=1, pad_token_id=1, bos_token_id=0, eos_token_id=2,
+                layer_norm_eps=1e-5)
     audio = dict(layers, model_type="data2vec-audio", conv_dim=[16, 16], conv_stride=[5, 2], conv_kernel=[10, 3],
                  num_feat_extract_layers=2, num_conv_pos_embeddings=1, conv_pos_kernel_size=3,
                  num_conv_pos_embedding_groups=2, mask_time_length=3)

@@ -11,7 +11,6 @@ contain it (that one and every later one) and the fusion; `recognizer.stats` cou
 """
 
 import hashlib
-import inspect
 import threading
 from collections import OrderedDict
 from contextlib import nullcontext
@@ -21,6 +20,7 @@ import numpy as np
 import torch
 
 from telme.dialogue import speaker_numbers
+from telme.inference.forwards import audio_forward, check_vocabulary, teacher_forward
 from telme.inference.results import DialoguePrediction, RecognizerStats, UtterancePrediction
 
 STUDENTS = ("audio", "video")
@@ -131,7 +131,7 @@ class Recognizer:
 
         def forward(chunk):
             input_ids, mask = collate_left([inputs[key] for key in chunk], model.tokenizer.pad_id)  # (B, T)
-            return model.teacher(input_ids.to(self.device), mask.to(self.device))
+            return teacher_forward(model.teacher, input_ids.to(self.device), mask.to(self.device))
 
         return self._cached(self._caches.teacher, keys, forward, "teacher", progress, length=len)
 
@@ -240,34 +240,6 @@ class Recognizer:
 
     def clear_cache(self):
         self._caches = _Caches()
-
-
-def audio_forward(student, values, device):
-    """Right-padded batch with an attention mask, so padding does not leak into a row's result.
-
-    (The official code padded on the left without a mask, which makes an utterance's output depend
-    on its batch neighbours; with a mask each row matches its unbatched forward up to the
-    positional convolution's few boundary frames.)
-    """
-    from telme.features.audio import collate_audio
-
-    batch = collate_audio(values, pad="right").to(device)  # (B, T)
-    mask = torch.zeros(batch.shape, dtype=torch.long, device=device)  # (B, T)
-    for row, row_values in enumerate(values):
-        mask[row, : len(row_values)] = 1
-    if "attention_mask" in inspect.signature(student.forward).parameters:
-        return student(batch, attention_mask=mask)
-    states = student.model(batch, attention_mask=mask).last_hidden_state  # (B, frames, 768)
-    hidden = states[:, 0, :]  # (B, 768): the first frame, pooled as in AudioStudent.forward
-    return hidden, student.W(hidden)
-
-
-def check_vocabulary(ids, vocab_size):
-    """The tokenizer must fit the teacher's embedding table (a mismatched bundle fails here)."""
-    largest = max(max(row) for row in ids)
-    if largest >= vocab_size:
-        raise ValueError(f"the prompt tokenizer produced token id {largest} but the teacher has only "
-                         f"{vocab_size} embeddings: the tokenizer and the weights do not belong together")
 
 
 def media_items(media, count):

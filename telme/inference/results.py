@@ -59,6 +59,7 @@ class RecognizerStats:
 
 
 ANALYSIS_FORMAT = "telme-analysis/1"
+SOURCES = ("teacher", "audio", "video", "fused")
 
 
 @dataclass
@@ -83,7 +84,7 @@ class ClipAnalysis:
                 "speaker": utterance.speaker, "text": utterance.text,
                 "label": result.label, "confidence": round(result.confidence, 6),
                 "alpha": None if result.alpha is None else round(result.alpha, 6),
-                "probabilities": {source: named(getattr(result, source)) for source in ("teacher", "audio", "video", "fused")},
+                "probabilities": {source: named(getattr(result, source)) for source in SOURCES},
             })
         return {"format": ANALYSIS_FORMAT, "source": self.dialogue.source, "duration": self.dialogue.duration,
                 "labels": list(labels), "live": list(self.prediction.live), "model": self.model,
