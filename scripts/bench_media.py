@@ -8,6 +8,7 @@ timed separately (the first run) from a warm run. The metric helpers are used by
 
 import argparse
 import json
+import os
 import re
 import sys
 import time
@@ -86,8 +87,13 @@ def speaker_accuracy(truth, utterances):
 
 def measure(pipeline, clip, truth_file, num_speakers):
     truth = json.loads((FIXTURES / truth_file).read_text())["utterances"]
+    stages = {}  # step: seconds from the start of the run to its last progress report
+
+    def progress(step, done, total):
+        stages[step] = round(time.perf_counter() - started, 2)
+
     started = time.perf_counter()
-    dialogue = pipeline(FIXTURES / clip, num_speakers=num_speakers)
+    dialogue = pipeline(FIXTURES / clip, num_speakers=num_speakers, progress=progress)
     seconds = time.perf_counter() - started
     reference = " ".join(t["text"] for t in truth)
     errors = boundary_errors(truth, dialogue.utterances)
@@ -100,21 +106,28 @@ def measure(pipeline, clip, truth_file, num_speakers):
         "boundary_max_s": round(max(errors), 3),
         "boundary_mean_s": round(float(np.mean(errors)), 3),
         "speaker_accuracy": round(speaker_accuracy(truth, dialogue.utterances), 3),
+        "stages_done_at_s": stages,
     }
 
 
 def main():
     from telme.media.asr import WhisperTranscriber
     from telme.media.pipeline import ClipToDialogue
+    from telme.media.speakers import VoiceClusterer
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--asr-model", default=None, help="faster-whisper name or folder")
     parser.add_argument("--repeat", type=int, default=1, help="warm runs per clip")
+    parser.add_argument("--voice-threads", type=int, default=None, help="torch threads, embedding")
     args = parser.parse_args()
     started = time.perf_counter()
-    pipeline = ClipToDialogue(transcriber=WhisperTranscriber(args.asr_model))
+    pipeline = ClipToDialogue(
+        transcriber=WhisperTranscriber(args.asr_model),
+        speaker_assigner=VoiceClusterer(torch_threads=args.voice_threads),
+    )
     measure(pipeline, *CASES[0])  # loads both models
     print(f"cold run incl. model loading: {time.perf_counter() - started:.2f} s")
+    print(f"load average (1, 5, 15 min): {os.getloadavg()} on {os.cpu_count()} cores")
     for case in CASES:
         for _ in range(args.repeat):
             print(json.dumps(measure(pipeline, *case)))
