@@ -132,7 +132,11 @@ def run_train(args) -> int:
             from telme.training.media_stages import train_media_stage
 
             results[stage] = train_media_stage(args, stage, loop_config(args, stage))
-        print(json.dumps({stage: results[stage]}, indent=1))
+    from accelerate import PartialState
+
+    if not PartialState().is_main_process:  # under `accelerate launch`, one process reports and exports
+        return 0
+    print(json.dumps(results, indent=1))
     if args.export:
         from telme.training.pipeline import export_run
 

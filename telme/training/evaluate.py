@@ -107,15 +107,20 @@ def _batches(dataset, collate, size):
 
 
 def _teacher_predictions(model, examples, device, progress) -> list[int]:
-    from telme.training.text_data import TextCollator, TextDataset
+    """Teacher argmax per example; batches hold prompts of (near) equal length, so left padding
+    barely shifts positions (it would for encoders with absolute positions, e.g. BERT)."""
+    from telme.features.text import collate_left
 
-    loader = _batches(TextDataset(examples), TextCollator(model.tokenizer.pad_id), EVAL_BATCH)
-    predicted = []
-    for step, batch in enumerate(loader):
-        logits = model.teacher(batch["input_ids"].to(device), batch["attention_mask"].to(device))[1]  # (B, L)
-        predicted += logits.argmax(-1).tolist()
+    order = sorted(range(len(examples)), key=lambda i: len(examples[i].input_ids))
+    predicted = [0] * len(examples)
+    chunks = [order[start:start + EVAL_BATCH] for start in range(0, len(order), EVAL_BATCH)]
+    for step, chunk in enumerate(chunks):
+        input_ids, mask = collate_left([list(examples[i].input_ids) for i in chunk], model.tokenizer.pad_id)  # (B, T)
+        logits = model.teacher(input_ids.to(device), mask.to(device))[1]  # (B, L)
+        for index, label in zip(chunk, logits.argmax(-1).tolist()):
+            predicted[index] = label
         if progress:
-            progress("evaluate text", step + 1, len(loader))
+            progress("evaluate text", step + 1, len(chunks))
     return predicted
 
 
