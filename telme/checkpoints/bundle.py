@@ -35,6 +35,7 @@ def save_bundle(model: TelME, folder, name: str | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     config = bundle_config(model, name)
     save_file(prefixed_state(model.parts()), str(folder / WEIGHTS_FILE), metadata={"format": "pt"})
+    (folder / WEIGHTS_FILE).chmod(0o644)  # safetensors writes 0600; a bundle is meant to be shared
     if model.tokenizer is not None:
         model.tokenizer.save(folder / TOKENIZER_FOLDER)
     (folder / CONFIG_FILE).write_text(json.dumps(config, indent=1))
