@@ -1,27 +1,6 @@
-"""How each part is called on a padded micro-batch so that every row gets its unbatched result.
-
-These mirror the pooling of telme.models (TextTeacher / AudioStudent) where the module's own
-forward cannot take the extra input (position ids, an audio attention mask).
-"""
-
-import inspect
+"""How the students are called on a padded micro-batch so that every row gets its unbatched result."""
 
 import torch
-
-
-def teacher_forward(teacher, input_ids, mask):
-    """Left-padded prompts, each row positioned as if it were alone.
-
-    RoBERTa-style encoders derive positions from the ids (padding skipped), so the teacher runs
-    as is. Encoders with absolute positions (BERT, MiniLM) would see every row shifted by its
-    padding; they get position ids that start at 0 on each row's first real token.
-    """
-    if getattr(teacher.text_model.embeddings, "padding_idx", None) is not None:
-        return teacher(input_ids, mask)
-    positions = (mask.cumsum(-1) - 1).clamp(min=0)  # (B, T)
-    states = teacher.text_model(input_ids=input_ids, attention_mask=mask, position_ids=positions).last_hidden_state
-    hidden = teacher.W(states[:, -1, :])  # (B, 768): the appended mask token, pooled as in TextTeacher
-    return hidden, teacher.classifier(hidden)
 
 
 def audio_forward(student, values, device):
@@ -37,11 +16,7 @@ def audio_forward(student, values, device):
     mask = torch.zeros(batch.shape, dtype=torch.long, device=device)  # (B, T)
     for row, row_values in enumerate(values):
         mask[row, : len(row_values)] = 1
-    if "attention_mask" in inspect.signature(student.forward).parameters:
-        return student(batch, attention_mask=mask)
-    states = student.model(batch, attention_mask=mask).last_hidden_state  # (B, frames, 768)
-    hidden = states[:, 0, :]  # (B, 768): the first frame, pooled as in AudioStudent.forward
-    return hidden, student.W(hidden)
+    return student(batch, attention_mask=mask)
 
 
 def check_vocabulary(ids, vocab_size):

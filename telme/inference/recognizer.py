@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from telme.dialogue import speaker_numbers
-from telme.inference.forwards import audio_forward, check_vocabulary, teacher_forward
+from telme.inference.forwards import audio_forward, check_vocabulary
 from telme.inference.results import DialoguePrediction, RecognizerStats, UtterancePrediction
 
 STUDENTS = ("audio", "video")
@@ -131,7 +131,7 @@ class Recognizer:
 
         def forward(chunk):
             input_ids, mask = collate_left([inputs[key] for key in chunk], model.tokenizer.pad_id)  # (B, T)
-            return teacher_forward(model.teacher, input_ids.to(self.device), mask.to(self.device))
+            return model.teacher(input_ids.to(self.device), mask.to(self.device))
 
         return self._cached(self._caches.teacher, keys, forward, "teacher", progress, length=len)
 

@@ -56,7 +56,8 @@ class FusionConfig(_Config):
     beta_shift: float = 0.1  # MELD 0.1, IEMOCAP 0.2: caps how far audio/video may shift the text vector
     dropout: float = 0.2
     num_heads: int = 3  # MELD 3, IEMOCAP 4; must divide 2 * hidden_size
-    order: str = "audio,video"  # which student's hidden fills the first 768 features (official IEMOCAP script: video first)
+    order: str = "audio,video"  # which student fills the first 768 features; the official IEMOCAP
+    # inference script passes video first: set "video,audio" to reproduce it
     group_size: int = 4  # utterances that attend to each other in one forward (official batches of 4)
 
 

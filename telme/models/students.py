@@ -16,8 +16,10 @@ class AudioStudent(nn.Module):
         self.model = build_encoder(cfg.backbone)
         self.W = nn.Linear(self.model.config.hidden_size, cfg.num_labels)
 
-    def forward(self, input_values: torch.Tensor):
-        states = self.model(input_values).last_hidden_state  # (B, frames, 768); no attention mask, as official
+    def forward(self, input_values: torch.Tensor, attention_mask: torch.Tensor | None = None):
+        """`attention_mask` (B, T) marks real samples of a right-padded batch; the official code
+        passed none (left padding with zeros), which makes a row depend on its batch neighbours."""
+        states = self.model(input_values, attention_mask=attention_mask).last_hidden_state  # (B, frames, 768)
         hidden = states[:, 0, :]  # (B, 768)
         return hidden, self.W(hidden)  # (B, 768), (B, L)
 

@@ -28,7 +28,18 @@ class TextTeacher(nn.Module):
         self.classifier = nn.Linear(cfg.hidden_size, cfg.num_labels)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor):
-        states = self.text_model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state  # (B, T, H)
+        """Left-padded prompts; every row is positioned as if it were alone in the batch.
+
+        RoBERTa derives positions from the ids (padding skipped), as the official teacher relied on.
+        Encoders with absolute positions (BERT, MiniLM) get position ids starting at 0 on each row's
+        first real token, so left padding does not shift them.
+        """
+        positions = None
+        if getattr(self.text_model.embeddings, "padding_idx", None) is None:
+            positions = (attention_mask.cumsum(-1) - 1).clamp(min=0)  # (B, T)
+        states = self.text_model(
+            input_ids=input_ids, attention_mask=attention_mask, position_ids=positions
+        ).last_hidden_state  # (B, T, H)
         pooled = states[:, -1, :]  # (B, H): batches are left-padded, so the last position is the mask token
         hidden = self.W(pooled)  # (B, 768)
         return hidden, self.classifier(hidden)  # (B, 768), (B, L)
