@@ -100,3 +100,18 @@ def test_official_defaults():
     assert cli.chosen_stages(args) == ["teacher", "audio"]
     loop = cli.loop_config(args, "audio")
     assert (loop.batch_size, loop.epochs, loop.max_grad_norm, loop.seed, loop.warmup_steps) == (4, 10, 10.0, 42, None)
+
+
+
+def test_left_padding_changes_nothing(encoder_folder):
+    """The same prompt alone and left-padded next to a longer one (BERT: absolute positions)."""
+    from telme.features.text import collate_left
+    from telme.training.pretrained import teacher_from_pretrained
+
+    teacher, tokenizer = teacher_from_pretrained(encoder_folder, 7)
+    teacher.text_model.embeddings.position_embeddings.weight.data.normal_(0, 1)  # positions that matter
+    short, long = [6, 7, tokenizer.mask_id], [8, 9, 10, 11, 12, 13, 14, tokenizer.mask_id]
+    with torch.no_grad():
+        alone = teacher.eval()(*collate_left([short], tokenizer.pad_id))[1][0]
+        batched = teacher(*collate_left([short, long], tokenizer.pad_id))[1][0]
+    assert torch.allclose(alone, batched, atol=1e-5)

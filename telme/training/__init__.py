@@ -1,11 +1,16 @@
 """Training TelME: the three official stages, their losses, evaluation and the CLI.
 
-    losses.py      response_distillation_loss, feature_distillation_loss
-    stages.py      TeacherObjective, StudentObjective, FusionObjective; train_teacher/_student/_fusion
-    engine.py      LoopConfig, fit (accelerate: devices, AMP, clipping, warm-up, best dev F1, resume)
-    pipeline.py    run folders: run_teacher, load_part, export_run (-> project bundle)
-    evaluate.py    classification_scores, EvaluationReport
-    cli.py         add_train_arguments/run_train, add_evaluate_arguments/run_evaluate
+    losses.py        response_distillation_loss (DIST-style), feature_distillation_loss
+    stages.py        TeacherObjective, StudentObjective, FusionObjective; train_teacher/_student/_fusion
+    engine.py        LoopConfig, fit (accelerate: devices, AMP, clipping, warm-up, best dev F1, resume)
+    text_data.py     text_examples (the inference prompt features), TextCollator, LengthBucketBatches
+    media_data.py    MediaDataset (clips by name, broken/missing/too long zeroed and reported)
+    pretrained.py    teacher_from_pretrained (a transformers encoder folder + nine speaker tokens)
+    pipeline.py      run folders: run_teacher, load_part, export_run (-> project bundle)
+    media_stages.py  train_media_stage (students and fusion on clips)
+    evaluate.py      evaluate_model, classification_scores, EvaluationReport
+    card.py          export_with_card (bundle + eval_dev.json + regression.json + MODEL_CARD.md)
+    cli.py           add_train_arguments/run_train, add_evaluate_arguments/run_evaluate
 
-Nothing is imported here: importing telme.training loads neither torch models nor weights.
+Nothing is imported here: importing telme.training loads neither models nor weights.
 """

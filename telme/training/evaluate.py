@@ -107,8 +107,7 @@ def _batches(dataset, collate, size):
 
 
 def _teacher_predictions(model, examples, device, progress) -> list[int]:
-    """Teacher argmax per example; batches hold prompts of (near) equal length, so left padding
-    barely shifts positions (it would for encoders with absolute positions, e.g. BERT)."""
+    """Teacher argmax per example, in batches of (near) equal prompt length: little padding to compute."""
     from telme.features.text import collate_left
 
     order = sorted(range(len(examples)), key=lambda i: len(examples[i].input_ids))

@@ -49,13 +49,12 @@ def grown_embeddings(pretrained: torch.Tensor, rows: int) -> torch.Tensor:
 def teacher_from_pretrained(folder, num_labels: int, hidden_size: int = OFFICIAL_HIDDEN):
     """(TextTeacher with the pretrained encoder, HFPromptTokenizer with <s1>..<s9>)."""
     tokenizer = HFPromptTokenizer.from_pretrained(folder)
-    cfg = TeacherConfig(
-        backbone=read_backbone_config(folder), num_labels=num_labels, vocab_size=len(tokenizer), hidden_size=hidden_size
-    )
+    backbone, state = read_backbone_config(folder), read_encoder_state(folder)
+    cfg = TeacherConfig(backbone=backbone, num_labels=num_labels, vocab_size=len(tokenizer), hidden_size=hidden_size)
     teacher = TextTeacher(cfg)
-    state = read_encoder_state(folder)
     state[WORD_EMBEDDINGS] = grown_embeddings(state[WORD_EMBEDDINGS], cfg.vocab_size)
     missing, unexpected = teacher.text_model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise ValueError(f"{folder}: encoder keys missing {sorted(missing)}, unexpected {sorted(unexpected)}")
     return teacher, tokenizer
+
