@@ -80,3 +80,58 @@ def test_evaluate_with_clips_runs_the_fusion(clips):
     assert with_media.skipped == ["dia0_utt1", "dia0_utt2"]
     text_only = evaluate_model(model, [dialogue], "test", device="cpu")
     assert text_only.modalities == ("text",) and text_only.skipped == []
+
+
+def test_student_and_fusion_stages_from_the_cli_run_folder(clips, tmp_path):
+    """Stages 2 and 3 on a run whose teacher exists: students from pretrained folders, then a 4-part bundle."""
+    import argparse
+
+    from safetensors.torch import save_file
+    from transformers import AutoConfig, AutoModel
+
+    from telme.checkpoints import load_bundle
+    from telme.checkpoints.tiny import tiny_configs
+    from telme.features.text import OfficialRobertaTokenizer
+    from telme.models import TextTeacher
+    from telme.training.engine import BEST_WEIGHTS, LoopConfig
+    from telme.training.media_stages import train_media_stage
+    from telme.training.pipeline import export_run, save_part_config, write_run
+
+    torch.manual_seed(0)
+    configs = tiny_configs(width=24, fusion_heads=3)  # MELD fusion: 3 heads over 2 x 24
+    run = tmp_path / "run"
+    write_run(run, "meld", dataclasses.replace(tiny_profile(), name="clean"), OfficialRobertaTokenizer.default())
+    teacher = TextTeacher(configs["teacher"])
+    save_file(teacher.state_dict(), str(save_part_config(run, "teacher", teacher) / BEST_WEIGHTS))
+    folders = {}
+    for part in ("audio", "video"):
+        backbone = dict(configs[part].backbone)
+        encoder = AutoModel.from_config(AutoConfig.for_model(backbone.pop("model_type"), **backbone))
+        encoder.save_pretrained(str(tmp_path / part))
+        folders[part] = str(tmp_path / part)
+    for name in ("dia0_utt2", "dia0_utt3"):
+        shutil.copyfile(FIXTURE, clips / "nested" / f"{name}.mp4")
+    csv_path = write_meld_csv(tmp_path / "dev_sent_emo.csv")
+    args = argparse.Namespace(output=str(run), train=str(csv_path), dev=str(csv_path), clips=str(clips), dev_clips=None,
+                              limit=None, init_audio=folders["audio"], init_video=folders["video"])  # fmt: skip
+    for stage in ("audio", "video", "fusion"):
+        result = train_media_stage(args, stage, LoopConfig(output_dir="", epochs=1, batch_size=4, warmup_steps=0, cpu=True))
+        assert result["clips"]["train"]["broken"] == {"dia0_utt1": result["clips"]["train"]["broken"]["dia0_utt1"]}
+    model = load_bundle(export_run(run, tmp_path / "bundle", "tiny-four-parts"))
+    assert model.live_modalities == ("text", "audio", "video", "fusion")
+    report = evaluate_model(model, read_meld(csv_path), "dev", clips=clips, device="cpu")
+    assert report.modalities == ("text", "audio", "video", "fusion") and report.skipped == ["dia0_utt1"]
+
+
+def write_meld_csv(path):
+    rows = ["Sr No.,Utterance,Speaker,Emotion,Sentiment,Dialogue_ID,Utterance_ID,Season,Episode,StartTime,EndTime"]
+    for u, label in enumerate(("joy", "anger", "neutral", "joy")):
+        rows.append(f"{u},oh my god number {u},{'AB'[u % 2]},{label},neutral,0,{u},1,1,\"00:00:0{u},000\",\"00:00:0{u},900\"")
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def read_meld(path):
+    from telme.data import read_meld_csv
+
+    return read_meld_csv(path)
