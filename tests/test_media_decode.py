@@ -1,4 +1,4 @@
-"""Decoding: probe, audio at any rate, frames in one pass, and bad files with clear errors."""
+"""Decoding: probe, audio decoded once then resampled, frames in one pass, bad files with clear errors."""
 
 import shutil
 from pathlib import Path
@@ -6,7 +6,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from telme.media.decode import cut_audio, decode_audio, decode_frames, probe
+from telme.media.decode import (
+    DecodedAudio,
+    cut_audio,
+    decode_audio,
+    decode_audio_native,
+    decode_frames,
+    probe,
+    resample,
+)
 from telme.media.errors import EmptyFile, NoAudioTrack, NotAMediaFile, NoVideoTrack
 
 MEDIA = Path(__file__).parent / "fixtures" / "media"
@@ -44,6 +52,52 @@ def test_44k_source_decodes_to_16k_with_signal():
 def test_decode_audio_at_22050_for_the_official_profile():
     wave = decode_audio(MEDIA / "conversation.webm", 22050)
     assert len(wave) / 22050 == pytest.approx(12.9, abs=0.1)
+
+
+def test_native_decode_keeps_the_stream_rate():
+    wave, rate = decode_audio_native(MEDIA / "conversation.mp4")
+    assert rate == 44100 and wave.dtype == np.float32 and wave.ndim == 1
+    assert len(wave) / rate == pytest.approx(12.9, abs=0.1)
+    assert len(decode_audio(MEDIA / "conversation.mp4", 16000)) == int(np.ceil(len(wave) * 16000 / 44100))
+
+
+def dominant_frequency(wave, rate):
+    spectrum = np.abs(np.fft.rfft(wave * np.hanning(len(wave))))
+    return np.fft.rfftfreq(len(wave), 1 / rate)[spectrum.argmax()]  # Hz
+
+
+def test_resample_keeps_a_sine_frequency_and_librosa_length():
+    times = np.arange(44100) / 44100  # 1 s
+    sine = (0.5 * np.sin(2 * np.pi * 440.0 * times)).astype(np.float32)
+    down = resample(sine, 44100, 16000)
+    assert down.dtype == np.float32 and len(down) == 16000
+    assert dominant_frequency(down, 16000) == pytest.approx(440.0, abs=1.0)
+    expected = 0.5 * np.sin(2 * np.pi * 440.0 * np.arange(16000) / 16000)
+    assert np.abs(down[500:-500] - expected[500:-500]).max() < 1e-3  # edges: filter ramp
+    odd = resample(sine[:1001], 44100, 22050)
+    assert len(odd) == 501  # ceil(1001 / 2), as librosa.load
+    assert resample(sine, 16000, 16000) is sine and resample(sine[:0], 44100, 16000).size == 0
+
+
+def test_decoded_audio_resamples_once_per_rate():
+    audio = DecodedAudio(*decode_audio_native(MEDIA / "conversation.wav"))
+    at_22k = audio.at(22050)
+    assert audio.at(22050) is at_22k and audio.at(audio.sample_rate) is audio.wave
+    assert audio.duration == pytest.approx(len(at_22k) / 22050, abs=1e-3)
+
+
+@pytest.mark.parametrize(("clip", "length"), [("utt_long.mp4", 91_136), ("utt_short.mp4", 4_608)])
+def test_official_audio_length_and_correlation(reference_dir, clip, length):
+    """Native decode + soxr HQ is librosa.load(sr=22050): official length, correlation ≥ 0.99999."""
+    import torch
+
+    folder = reference_dir / "golden_media"
+    golden = torch.load(folder / "official_media_inputs.pt", weights_only=True)[clip]["audio_values"]
+    wave = decode_audio(folder / clip, 22050)
+    assert len(wave) == length == len(golden)
+    values = (wave - wave.mean()) / np.sqrt(wave.var() + 1e-7)  # the official normalisation
+    assert np.corrcoef(values, golden.numpy())[0, 1] >= 0.99999
+    assert np.abs(values - golden.numpy()).max() < 0.01
 
 
 def test_frames_by_index_and_time_show_the_speaker_colour():

@@ -16,7 +16,12 @@ from telme.media.errors import (
     NotAMediaFile,
     TooManySpeakers,
 )
-from telme.media.pipeline import ClipToDialogue, frame_span, utterance_media
+from telme.media.pipeline import (
+    ClipToDialogue,
+    dialogue_with_audio,
+    frame_span,
+    utterance_media,
+)
 
 MEDIA = Path(__file__).parent / "fixtures" / "media"
 TRUTH = json.loads((MEDIA / "conversation.json").read_text())["utterances"]
@@ -44,11 +49,19 @@ def never(*args, **kwargs):
 
 class SpyDecoder(SimpleNamespace):
     def __init__(self):
-        super().__init__(probe=decode.probe, calls=[])
+        super().__init__(probe=decode.probe, decode_frames=decode.decode_frames, calls=[])
 
-    def decode_audio(self, path, sample_rate):
+    def decode_audio_native(self, path):
         self.calls.append(path)
-        return decode.decode_audio(path, sample_rate)
+        return decode.decode_audio_native(path)
+
+
+@pytest.fixture
+def native_decodes(monkeypatch):
+    """Every path the real decoder decodes audio from, however it is reached."""
+    calls, native = [], decode.decode_audio_native
+    monkeypatch.setattr(decode, "decode_audio_native", lambda path: calls.append(path) or native(path))
+    return calls
 
 
 def test_steps_make_a_dialogue_with_turns_and_progress():
@@ -147,7 +160,6 @@ def test_frame_span_covers_the_utterance():
 
 def test_utterance_media_cuts_audio_and_frames_from_one_decode():
     spy = SpyDecoder()
-    spy.decode_frames = decode.decode_frames
     dialogue = ClipToDialogue(transcriber=never, speaker_assigner=never)(
         MEDIA / "conversation.mp4", transcript=MEDIA / "conversation.srt")  # fmt: skip
     media = utterance_media(MEDIA / "conversation.mp4", dialogue, 22050,
@@ -161,3 +173,39 @@ def test_utterance_media_cuts_audio_and_frames_from_one_decode():
     assert [d > 0 for d in red_minus_blue] == [True, False] * 3  # Ross red, Rachel blue
     audio_only = utterance_media(MEDIA / "conversation.wav", dialogue, 16000, sample_frames=len)
     assert audio_only[0].frames is None
+
+
+def test_one_native_decode_serves_speakers_and_the_model_rate():
+    spy, heard = SpyDecoder(), []
+    pipeline = ClipToDialogue(decoder=spy, transcriber=lambda wave, **kw: heard.append(len(wave)) or true_words(wave),
+                              speaker_assigner=alternating)  # fmt: skip
+    found = pipeline.run(MEDIA / "conversation.mp4")
+    assert heard == [len(found.audio.at(16000))] and found.audio.sample_rate == 44100
+    media = utterance_media(MEDIA / "conversation.mp4", found.dialogue, 22050,
+                            sample_frames=lambda n: [0] * 8, decoder=spy, audio=found.audio)  # fmt: skip
+    assert spy.calls == [MEDIA / "conversation.mp4"]  # one decode for ASR, voices and the model
+    whole = decode.decode_audio(MEDIA / "conversation.mp4", 22050)
+    first = found.dialogue[0]
+    expected = decode.cut_audio(whole, 22050, first.start, first.end)
+    assert media[0].audio.shape == expected.shape and abs(media[0].audio - expected).max() < 1e-6
+    assert media[0].frames.shape == (8, 120, 160, 3)
+
+
+def test_dialogue_with_audio_accepts_plain_callables():
+    plain = dialogue_with_audio(lambda path, **kw: ClipToDialogue(transcriber=never, speaker_assigner=never)(
+        path, **kw), MEDIA / "conversation.wav", transcript=MEDIA / "conversation.srt")  # fmt: skip
+    assert plain.audio is None and len(plain.dialogue) == 6
+    pipeline = ClipToDialogue(transcriber=never, speaker_assigner=never)
+    assert dialogue_with_audio(pipeline, None, transcript=MEDIA / "conversation.srt").audio is None
+
+
+def test_analyze_clip_decodes_the_audio_once(native_decodes):
+    from telme.checkpoints.tiny import tiny_model
+    from telme.inference import analyze_clip
+
+    pipeline = ClipToDialogue(transcriber=never, speaker_assigner=never)
+    analysis = analyze_clip(MEDIA / "conversation.mp4", tiny_model(seed=3), transcript=MEDIA / "conversation.srt",
+                            to_dialogue=pipeline)  # fmt: skip
+    assert native_decodes == [MEDIA / "conversation.mp4"]
+    assert len(analysis.prediction.utterances) == 6
+    assert all(u.audio is not None and u.video is not None for u in analysis.prediction.utterances)

@@ -14,12 +14,15 @@ def analyze_clip(path, model=None, transcript=None, asr_model=None, num_speakers
     by default one is built with faster-whisper `asr_model` (None = the bundled tiny.en).
     """
     from telme.inference.recognizer import Recognizer
+    from telme.media.pipeline import dialogue_with_audio
 
     recognizer = model if isinstance(model, Recognizer) else Recognizer(_loaded(model), device=device)
     to_dialogue = to_dialogue or clip_pipeline(asr_model)
     options = {"language": language} if language else {}  # stubs need not take a language
-    dialogue = to_dialogue(path, transcript=transcript, num_speakers=num_speakers, progress=progress, **options)
-    media = load_clip_media(path, dialogue, recognizer.model, progress) if path is not None else None
+    found = dialogue_with_audio(to_dialogue, path, transcript=transcript, num_speakers=num_speakers,
+                                progress=progress, **options)  # the audio is decoded once, reused below
+    dialogue = found.dialogue
+    media = load_clip_media(path, dialogue, recognizer.model, progress, found.audio) if path is not None else None
     prediction = recognizer.run_dialogue(dialogue, media=media, drop=drop, progress=progress)
     summary = {"name": recognizer.model.name, "missing": list(recognizer.model.missing),
                "device": str(recognizer.device)}
@@ -36,8 +39,10 @@ def clip_pipeline(asr_model=None):
     return ClipToDialogue(transcriber=WhisperTranscriber(model=asr_model))
 
 
-def load_clip_media(path, dialogue, model, progress=None):
-    """Per-utterance audio (at the profile's rate) and frames, decoded once; None when no student is live."""
+def load_clip_media(path, dialogue, model, progress=None, audio=None):
+    """Per-utterance audio (at the profile's rate) and frames, decoded once; None when no student is live.
+
+    audio: the clip's `DecodedAudio` when it is already decoded (it is then only resampled)."""
     from telme.features.video import sample_frame_indices
     from telme.media import pipeline
 
@@ -49,7 +54,8 @@ def load_clip_media(path, dialogue, model, progress=None):
     if hasattr(pipeline, "load_dialogue_media"):  # the documented name, when the media side has it
         return pipeline.load_dialogue_media(path, dialogue, profile.audio_sample_rate, num_frames=profile.num_frames,
                                             frame_sampler=frames)
-    return pipeline.utterance_media(path, dialogue, profile.audio_sample_rate, sample_frames=frames, progress=progress)
+    return pipeline.utterance_media(path, dialogue, profile.audio_sample_rate, sample_frames=frames, progress=progress,
+                                    audio=audio)
 
 
 def _loaded(model):

@@ -1,12 +1,15 @@
 """From a clip (and maybe a transcript) to a `Dialogue`: decode → transcribe → speakers.
 
 `ClipToDialogue` is given its parts, each swappable in tests:
-- decoder: anything with `probe(path)` and `decode_audio(path, sample_rate)` (the
+- decoder: anything with `probe(path)` and `decode_audio_native(path) -> (wave, rate)` (the
   `telme.media.decode` module by default);
 - transcriber: `(wave_16k, language=None, progress=None) -> list[Word]` (faster-whisper);
 - speaker_assigner: `(wave_16k, spans, num_speakers=None, progress=None) -> labels`
   (resemblyzer + clustering).
 `utterance_media` then cuts each utterance's audio and frames out of one decode of the clip.
+The audio is decoded once per clip: `ClipToDialogue.run` returns the `DecodedAudio` next to the
+Dialogue, and `utterance_media(..., audio=...)` resamples it to the model's rate instead of
+decoding the file again.
 """
 
 from dataclasses import dataclass, replace
@@ -16,6 +19,7 @@ import numpy as np
 from telme.dialogue import MAX_SPEAKERS, Dialogue, speaker_numbers
 from telme.media import decode as default_decoder
 from telme.media import segment
+from telme.media.decode import DecodedAudio
 from telme.media.errors import ClipTooLong, NoAudioTrack, NoSpeechFound, TooManySpeakers
 from telme.media.transcripts import read_transcript
 
@@ -32,8 +36,18 @@ def speaker_name(label):
     return f"Speaker {label + 1}"
 
 
+@dataclass(frozen=True)
+class ClipDialogue:
+    dialogue: Dialogue
+    audio: DecodedAudio | None  # the clip's one decode; None without a clip (or from a stub)
+
+
 class ClipToDialogue:
-    """`pipeline(path, transcript=None, num_speakers=None, language=None, progress=None)`."""
+    """`pipeline(path, transcript=None, num_speakers=None, language=None, progress=None)`.
+
+    `pipeline.run(...)` takes the same arguments and returns a `ClipDialogue`, the decoded audio
+    included, so later stages need not decode the clip again.
+    """
 
     def __init__(self, decoder=None, transcriber=None, speaker_assigner=None,
                  max_duration=MAX_DURATION, long_pause=segment.LONG_PAUSE,
@@ -54,35 +68,40 @@ class ClipToDialogue:
         self.max_utterance = max_utterance  # s
 
     def __call__(self, path, transcript=None, num_speakers=None, language=None, progress=None):
+        return self.run(path, transcript, num_speakers, language, progress).dialogue
+
+    def run(self, path, transcript=None, num_speakers=None, language=None, progress=None):
+        """The Dialogue and the clip's decoded audio (no state is kept: instances are shared)."""
         progress = progress or _no_progress
         if num_speakers is not None and num_speakers > MAX_SPEAKERS:
             raise TooManySpeakers(num_speakers, MAX_SPEAKERS)
         if transcript is not None and not isinstance(transcript, Dialogue):
             transcript = read_transcript(transcript)
         if path is None:
-            return self.transcript_only(transcript)
-        wave = self.decode(path, progress)
+            return ClipDialogue(self.transcript_only(transcript), audio=None)
+        audio = self.decode(path, progress)
+        wave = audio.at(SAMPLE_RATE)  # (samples,) at 16 kHz
         if transcript is not None:
             utterances = self.name_transcript_speakers(wave, transcript, num_speakers, progress)
         else:
             utterances = self.transcribe_and_assign(path, wave, num_speakers, language, progress)
-        dialogue = Dialogue(utterances, source=str(path), duration=len(wave) / SAMPLE_RATE)
+        dialogue = Dialogue(utterances, source=str(path), duration=audio.duration)
         speaker_numbers(dialogue)  # raises TooManySpeakers beyond nine
-        return dialogue
+        return ClipDialogue(dialogue, audio)
 
     def decode(self, path, progress):
-        """The clip's audio at 16 kHz; refuses files without audio or longer than allowed."""
+        """The clip's DecodedAudio; refuses files without audio or longer than allowed."""
         progress("decode", 0, 1)
         info = self.decoder.probe(path)
         if not info.has_audio:
             raise NoAudioTrack(path)
         if info.duration > self.max_duration:
             raise ClipTooLong(path, info.duration, self.max_duration)
-        wave = self.decoder.decode_audio(path, SAMPLE_RATE)
-        if len(wave) / SAMPLE_RATE > self.max_duration:  # a container that misreported
-            raise ClipTooLong(path, len(wave) / SAMPLE_RATE, self.max_duration)
+        audio = DecodedAudio(*self.decoder.decode_audio_native(path))
+        if audio.duration > self.max_duration:  # a container that misreported
+            raise ClipTooLong(path, audio.duration, self.max_duration)
         progress("decode", 1, 1)
-        return wave
+        return audio
 
     def transcribe_and_assign(self, path, wave, num_speakers, language, progress):
         words = self.transcribe(path, wave, language, progress)
@@ -147,19 +166,24 @@ def frame_span(start, end, fps, frame_count):
     return first, last - first
 
 
-def utterance_media(path, dialogue, sample_rate, sample_frames=None, decoder=None, progress=None):
+def utterance_media(path, dialogue, sample_rate, sample_frames=None, decoder=None, progress=None,
+                    audio=None):  # fmt: skip
     """Each utterance's audio (at `sample_rate` Hz) and frames, from one decode of the clip.
 
     `sample_frames(frame_count) -> indices` chooses frames within an utterance (e.g.
     `telme.features.video.sample_frame_indices`); without it, or without video, frames are None.
+    `audio`: the clip's `DecodedAudio` when it was already decoded (`ClipToDialogue.run`); without
+    it the clip's audio is decoded here.
     """
     decoder = decoder or default_decoder
     progress = progress or _no_progress
     info = decoder.probe(path)
-    wave = decoder.decode_audio(path, sample_rate) if info.has_audio else np.zeros(0, np.float32)
-    audio = [default_decoder.cut_audio(wave, sample_rate, u.start, u.end) for u in dialogue]
+    if audio is None and info.has_audio:
+        audio = DecodedAudio(*decoder.decode_audio_native(path))
+    wave = audio.at(sample_rate) if audio is not None else np.zeros(0, np.float32)
+    cuts = [default_decoder.cut_audio(wave, sample_rate, u.start, u.end) for u in dialogue]
     if sample_frames is None or not info.has_video or not len(dialogue):
-        return [UtteranceMedia(audio=a, frames=None) for a in audio]
+        return [UtteranceMedia(audio=a, frames=None) for a in cuts]
     progress("frames", 0, 1)
     picks = []
     for utterance in dialogue:
@@ -170,5 +194,16 @@ def utterance_media(path, dialogue, sample_rate, sample_frames=None, decoder=Non
     bounds = np.cumsum([0] + [len(pick) for pick in picks])
     return [
         UtteranceMedia(audio=a, frames=frames[bounds[i] : bounds[i + 1]])
-        for i, a in enumerate(audio)
+        for i, a in enumerate(cuts)
     ]
+
+
+def dialogue_with_audio(to_dialogue, path, **options):
+    """`to_dialogue.run(path, **options)` when it has one, else a ClipDialogue without audio.
+
+    Lets callers accept both a `ClipToDialogue` and a plain `(path, ...) -> Dialogue` stub.
+    """
+    run = getattr(to_dialogue, "run", None)
+    if run is not None:
+        return run(path, **options)
+    return ClipDialogue(to_dialogue(path, **options), audio=None)
