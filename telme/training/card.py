@@ -39,7 +39,7 @@ def regression_predictions(model, dialogues, keys=None) -> list[dict]:
     return rows
 
 
-def card_text(name, state, report, rows, command, config, size_mb) -> str:
+def card_text(name, state, report, rows, command, config, size_mb, note="") -> str:
     per_class = "\n".join(
         f"| {label} | {row['precision']:.2f} | {row['recall']:.2f} | {row['f1']:.2f} | {row['support']} |"
         for label, row in report["per_class"].items()
@@ -52,10 +52,10 @@ def card_text(name, state, report, rows, command, config, size_mb) -> str:
                        accuracy=report["accuracy"], per_class=per_class, history=history, regression=regression,
                        best_epoch=state["best_epoch"], minutes=state.get("seconds", 0) / 60, size=size_mb,
                        machine=f"{platform.machine()} CPU, Python {platform.python_version()}",
-                       max_tokens=config["profile"]["max_text_tokens"], count=len(rows))  # fmt: skip
+                       max_tokens=config["profile"]["max_text_tokens"], count=len(rows), note=note)  # fmt: skip
 
 
-def export_with_card(run_dir, bundle_dir, dev_csv, command: str, name: str) -> dict:
+def export_with_card(run_dir, bundle_dir, dev_csv, command: str, name: str, note: str = "") -> dict:
     from telme.checkpoints import load_bundle
     from telme.training.evaluate import evaluate_model
     from telme.training.pipeline import export_run, read_split
@@ -75,7 +75,7 @@ def export_with_card(run_dir, bundle_dir, dev_csv, command: str, name: str) -> d
     (bundle_dir / REGRESSION_FILE).write_text(json.dumps({"split": Path(dev_csv).name, "rows": rows}, indent=1))
     config = json.loads((bundle_dir / "config.json").read_text())
     size_mb = sum(p.stat().st_size for p in bundle_dir.rglob("*") if p.is_file()) / 2**20
-    (bundle_dir / "MODEL_CARD.md").write_text(card_text(name, state, report, rows, command, config, size_mb))
+    (bundle_dir / "MODEL_CARD.md").write_text(card_text(name, state, report, rows, command, config, size_mb, note))
     return report
 
 
@@ -103,7 +103,7 @@ last {max_tokens} prompt tokens kept).
 ```
 Seed 42; AdamW; linear schedule with 10% warm-up; gradient clip 10; fp32 on CPU
 ({machine}, 2 cores shared with other jobs). Wall time of the training run: {minutes:.0f} min.
-Best dev epoch: {best_epoch}. Bundle size: {size:.1f} MiB.
+Best dev epoch: {best_epoch}. Bundle size: {size:.1f} MiB. {note}
 
 | epoch | train loss | dev weighted-F1 | dev macro-F1 |
 |---|---|---|---|
@@ -143,8 +143,9 @@ def main(argv=None) -> int:
     parser.add_argument("--dev", required=True)
     parser.add_argument("--command", required=True, help="the training command, for the card")
     parser.add_argument("--name", default="telme-mini-meld")
+    parser.add_argument("--note", default="", help="a sentence for the card (e.g. how the run went)")
     args = parser.parse_args(argv)
-    report = export_with_card(args.run, args.bundle, args.dev, args.command, args.name)
+    report = export_with_card(args.run, args.bundle, args.dev, args.command, args.name, args.note)
     print(f"dev weighted-F1 {report['weighted_f1']:.2f}, macro-F1 {report['macro_f1']:.2f} -> {args.bundle}")
     return 0
 
