@@ -46,3 +46,22 @@ def test_regression_predictions_match_the_model_card(mini, data_dir):
     for now, then in zip(rows, recorded["rows"]):
         assert now["probs"] == pytest.approx(then["probs"], abs=1e-4)
     assert (BUNDLE / "MODEL_CARD.md").read_text().count("| dia") == len(rows)  # the card lists every prompt
+
+
+def test_the_app_path_gives_the_recorded_predictions(mini, data_dir):
+    """The Recognizer (what app.py calls) batches whole dialogues: same labels, fused = teacher."""
+    from telme.data import read_meld_csv
+    from telme.inference import Recognizer
+    from telme.training.card import REGRESSION_DIALOGUES, REGRESSION_FILE
+
+    recorded = json.loads((BUNDLE / REGRESSION_FILE).read_text())["rows"]
+    recognizer = Recognizer(mini, device="cpu")
+    predictions = []
+    for dialogue in read_meld_csv(data_dir / "meld" / "dev_sent_emo.csv")[:REGRESSION_DIALOGUES]:
+        result = recognizer.run_dialogue(dialogue)
+        assert result.live == ("text",)
+        predictions += result.utterances
+    assert [p.label for p in predictions] == [r["predicted"] for r in recorded]
+    for prediction, row in zip(predictions, recorded):
+        assert prediction.audio is None and prediction.video is None and prediction.alpha is None
+        assert prediction.fused == pytest.approx(prediction.teacher) and prediction.teacher == pytest.approx(row["probs"], abs=1e-4)
