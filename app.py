@@ -10,6 +10,7 @@ import argparse
 import os
 import re
 import tempfile
+from functools import partial
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # start with no network
@@ -196,57 +197,67 @@ def build_demo(services):
 
 
 def analyse_tab(studio, session):
-    enabled = studio.services.recognizer is not None
+    """Inputs on top, then the results table, toggles, timeline, the selected utterance, exports."""
+    ui = input_row(studio.services.recognizer is not None)
+    ui["status"] = gr.Markdown(elem_id="status")
+    ui["table"] = gr.Dataframe(app_views.results_frame(app_state.EMPTY_DIALOGUE), interactive=True, wrap=True,
+                               static_columns=app_views.STATIC_COLUMNS, elem_id="utterances",
+                               label="Utterances: click a row to inspect it; edit speaker or text cells, then re-run")
     with gr.Row(equal_height=True):
-        video = gr.Video(sources=["upload", "webcam"], include_audio=True, height=260,
-                         label="Conversation clip (upload or record)", elem_id="clip")
-        with gr.Column():
-            audio = gr.Audio(sources=["upload", "microphone"], type="filepath", label="…or audio only",
-                             elem_id="audio-in")
-            transcript = gr.File(label="Transcript (optional: SRT, WebVTT or MELD CSV)", height=110,
-                                 file_types=TRANSCRIPT_TYPES, elem_id="transcript")
-        with gr.Column():
-            speakers = gr.Number(value=0, precision=0, minimum=0, maximum=9, label="Speakers (0 = detect)")
-            analyse = gr.Button("Analyse", variant="primary", interactive=enabled, elem_id="analyse")
-            busy = gr.Markdown(elem_id="busy", min_height=60)  # progress and errors show here, not over results
-            gr.Examples(EXAMPLES, inputs=[video, transcript], label="Example (made by this project)")
-    status = gr.Markdown(elem_id="status")
-    table = gr.Dataframe(app_views.results_frame(app_state.EMPTY_DIALOGUE), interactive=True, wrap=True,
-                         static_columns=app_views.STATIC_COLUMNS,
-                         label="Utterances: click a row to inspect it; edit speaker or text cells, then re-run",
-                         elem_id="utterances")
-    with gr.Row(equal_height=True):
-        rerun = gr.Button("Re-run with edits", elem_id="rerun", scale=1)
-        toggles = gr.CheckboxGroup(list(app_state.NON_VERBAL), label="Non-verbal cues in the fusion",
-                                   interactive=False, elem_id="toggles", scale=3)
-    timeline = gr.Plot(label="Timeline", elem_id="timeline")
+        ui["rerun"] = gr.Button("Re-run with edits", elem_id="rerun", scale=1)
+        ui["toggles"] = gr.CheckboxGroup(list(app_state.NON_VERBAL), label="Non-verbal cues in the fusion",
+                                         interactive=False, elem_id="toggles", scale=3)
+    ui["timeline"] = gr.Plot(label="Timeline", elem_id="timeline")
     with gr.Row():
-        chart = gr.Plot(label="Selected utterance", elem_id="utterance-chart", scale=3)
+        ui["chart"] = gr.Plot(label="Selected utterance", elem_id="utterance-chart", scale=3)
         with gr.Column(scale=1):
-            selected = gr.Number(value=0, precision=0, label="Utterance #", elem_id="selected")
-            span_video = gr.Video(label="Its span", autoplay=True, interactive=False, elem_id="span-video")
-            span_audio = gr.Audio(label="Its span", autoplay=True, interactive=False, visible=False,
-                                  elem_id="span-audio")
+            ui["selected"] = gr.Number(value=0, precision=0, label="Utterance #", elem_id="selected")
+            ui["span_video"] = gr.Video(label="Its span", autoplay=True, interactive=False, elem_id="span-video")
+            ui["span_audio"] = gr.Audio(label="Its span", autoplay=True, interactive=False, visible=False,
+                                        elem_id="span-audio")
     with gr.Accordion("Export", open=False, elem_id="export-panel"):
         with gr.Row():
-            export = gr.Button("CSV + JSON", elem_id="export")
-            export_video = gr.Button("Clip with emotion captions", elem_id="export-video")
-        files = gr.File(file_count="multiple", label="Results", elem_id="export-files")
-        captioned = gr.Video(label="Captioned clip", interactive=False, elem_id="captioned")
-    results = [session, table, timeline, chart, status, selected]
-    controls = dict(fn=studio.controls, inputs=session, outputs=[toggles, span_video, span_audio], api_name=False)
-    shown = dict(show_progress_on=busy)
-    analyse.click(studio.analyze, [video, audio, transcript, speakers, session], results, api_name="analyze",
-                  **shown).success(**controls)
-    rerun.click(studio.rerun, [table, session], results, api_name="rerun", **shown).success(**controls)
-    toggles.input(studio.set_modalities, [toggles, session], results, api_name="set_modalities",
-                  **shown).success(**controls)
-    spans = [chart, span_video, span_audio]
-    table.select(pick_row, None, selected, api_name=False).then(
-        studio.show_utterance, [selected, session], spans, api_name="show_utterance")
-    selected.submit(studio.show_utterance, [selected, session], spans, api_name=False)
-    export.click(studio.export, [session], files, api_name="export")
-    export_video.click(studio.export_video, [session], captioned, api_name="export_video")
+            ui["export"] = gr.Button("CSV + JSON", elem_id="export")
+            ui["export_video"] = gr.Button("Clip with emotion captions", elem_id="export-video")
+        ui["files"] = gr.File(file_count="multiple", label="Results", elem_id="export-files")
+        ui["captioned"] = gr.Video(label="Captioned clip", interactive=False, height=360, elem_id="captioned")
+    wire_analyse(studio, session, ui)
+
+
+def input_row(enabled):
+    ui = {}
+    with gr.Row(equal_height=True):
+        ui["video"] = gr.Video(sources=["upload", "webcam"], include_audio=True, height=260,
+                               label="Conversation clip (upload or record)", elem_id="clip")
+        with gr.Column():
+            ui["audio"] = gr.Audio(sources=["upload", "microphone"], type="filepath", label="…or audio only",
+                                   elem_id="audio-in")
+            ui["transcript"] = gr.File(label="Transcript (optional: SRT, WebVTT or MELD CSV)", height=110,
+                                       file_types=TRANSCRIPT_TYPES, elem_id="transcript")
+        with gr.Column():
+            ui["speakers"] = gr.Number(value=0, precision=0, minimum=0, maximum=9, label="Speakers (0 = detect)")
+            ui["analyse"] = gr.Button("Analyse", variant="primary", interactive=enabled, elem_id="analyse")
+            ui["busy"] = gr.Markdown(elem_id="busy", min_height=60)  # progress and errors show here, not on results
+            gr.Examples(EXAMPLES, inputs=[ui["video"], ui["transcript"]], label="Example (made by this project)")
+    return ui
+
+
+def wire_analyse(studio, session, ui):
+    results = [session] + [ui[name] for name in ("table", "timeline", "chart", "status", "selected")]
+    controls = dict(fn=studio.controls, inputs=session, outputs=[ui["toggles"], ui["span_video"], ui["span_audio"]],
+                    api_name=False)
+    shown = dict(show_progress_on=ui["busy"])
+    inputs = [ui[name] for name in ("video", "audio", "transcript", "speakers")] + [session]
+    ui["analyse"].click(studio.analyze, inputs, results, api_name="analyze", **shown).success(**controls)
+    ui["rerun"].click(studio.rerun, [ui["table"], session], results, api_name="rerun", **shown).success(**controls)
+    ui["toggles"].input(studio.set_modalities, [ui["toggles"], session], results, api_name="set_modalities",
+                        **shown).success(**controls)
+    spans = [ui["chart"], ui["span_video"], ui["span_audio"]]
+    ui["table"].select(pick_row, None, ui["selected"], api_name=False).then(
+        studio.show_utterance, [ui["selected"], session], spans, api_name="show_utterance")
+    ui["selected"].submit(studio.show_utterance, [ui["selected"], session], spans, api_name=False)
+    ui["export"].click(studio.export, [session], ui["files"], api_name="export")
+    ui["export_video"].click(studio.export_video, [session], ui["captioned"], api_name="export_video")
 
 
 def inspection_tab(studio):
@@ -281,7 +292,7 @@ def inspection_tab(studio):
 def load_services(args):
     """The model, recognizer and media pipeline, read once at start-up (read-only afterwards)."""
     from telme.checkpoints import CheckpointError, load_model
-    from telme.inference import Recognizer, choose_device
+    from telme.inference import Recognizer, choose_device, load_clip_media
     from telme.media.asr import WhisperTranscriber
     from telme.media.pipeline import ClipToDialogue
 
@@ -289,12 +300,13 @@ def load_services(args):
     transcriber = WhisperTranscriber(model=args.asr_model, device=device.type)
     shared = dict(to_dialogue=ClipToDialogue(transcriber=transcriber))
     try:
-        model = load_model(args.weights)
+        model = load_model(args.weights, dataset=args.dataset)
     except CheckpointError as error:
         problem = f"No trained TelME weights were found, so nothing is predicted. {error}"
     else:
         if model.trained.get("teacher"):
-            return app_state.Services(recognizer=Recognizer(model, device=device), load_media=app_state.media_loader(model),
+            return app_state.Services(recognizer=Recognizer(model, device=device),
+                                      load_media=partial(load_clip_media, model=model),
                                       summary=app_views.model_markdown(model), **shared)
         problem = f"{model.name}: the text teacher has no trained weights, so nothing is predicted."
     return app_state.Services(recognizer=None, load_media=None, summary=f"**No model loaded.** {problem}",
@@ -306,9 +318,12 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--weights", default=env("TELME_WEIGHTS"),
                         help="bundle folder, official release folder or Hub repo id (default: checkpoints/telme-mini-meld)")
+    parser.add_argument("--dataset", default=env("TELME_DATASET", "meld"), choices=["meld", "iemocap"],
+                        help="label set of an official release folder (bundles carry their own)")
     parser.add_argument("--device", default=env("TELME_DEVICE"), help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--asr-model", default=env("TELME_ASR_MODEL"), help="faster-whisper model name or folder")
-    parser.add_argument("--host", default=env("TELME_HOST", "127.0.0.1"))
+    parser.add_argument("--host", default=env("TELME_HOST", env("GRADIO_SERVER_NAME", "127.0.0.1")),
+                        help="interface to serve on (a Space sets GRADIO_SERVER_NAME=0.0.0.0)")
     parser.add_argument("--port", type=int, default=int(env("TELME_PORT", env("GRADIO_SERVER_PORT", "7860"))))
     parser.add_argument("--share", action="store_true", default=env("TELME_SHARE", "") == "1",
                         help="also serve through a public gradio.live link (off by default)")

@@ -25,7 +25,7 @@ class Services:
 
     recognizer: object  # telme.inference.Recognizer, or None when no trained weights were found
     to_dialogue: object  # ClipToDialogue: (path, transcript=, num_speakers=, progress=) -> Dialogue
-    load_media: object  # (path, dialogue) -> per-utterance media for the loaded model (see media_loader)
+    load_media: object  # telme.inference.load_clip_media bound to the model: (path, dialogue, progress=, audio=)
     summary: str = ""  # markdown: which model is loaded and which modalities are live
     problem: str = ""  # why nothing can be predicted ("" when a trained model is loaded)
 
@@ -59,38 +59,22 @@ def require_model(services):
 
 def analyse(services, clip, transcript=None, num_speakers=None, progress=None):
     """Clip and/or transcript -> Session with the dialogue, its media and the prediction."""
+    from telme.media.decode import probe
+    from telme.media.pipeline import dialogue_with_audio
+
     recognizer = require_model(services)
     if clip is None and transcript is None:
         raise MediaError("give a video, an audio recording or a transcript to analyse")
-    dialogue = services.to_dialogue(clip, transcript=transcript, num_speakers=num_speakers or None,
-                                    progress=progress)
-    media, has_video = _media_for(services, clip, dialogue) if clip is not None else (None, False)
+    found = dialogue_with_audio(services.to_dialogue, clip, transcript=transcript,
+                                num_speakers=num_speakers or None, progress=progress)  # decodes the audio once
+    dialogue, media, has_video = found.dialogue, None, False
+    if clip is not None:
+        has_video = probe(clip).has_video
+        media = services.load_media(clip, dialogue, progress=progress, audio=found.audio)  # None: no live student
     prediction = recognizer.run_dialogue(dialogue, media=media, progress=progress)
     note = f"analysed {len(dialogue)} utterances of {len(dialogue.speakers)} speakers"
     return Session(dialogue=dialogue, prediction=prediction, clip=clip, has_video=has_video,
                    media=media, note=note)
-
-
-def _media_for(services, clip, dialogue):
-    """The clip's per-utterance audio/frames, decoded only when a live student will use them."""
-    from telme.media.decode import probe
-
-    has_video = probe(clip).has_video
-    if not set(NON_VERBAL) & set(services.live):
-        return None, has_video
-    return services.load_media(clip, dialogue), has_video
-
-
-def media_loader(model):
-    """(path, dialogue) -> list of UtteranceMedia at the model's sample rate and frame count."""
-    from functools import partial
-
-    from telme.features.video import sample_frame_indices
-    from telme.media.pipeline import utterance_media
-
-    profile = model.profile
-    frames = partial(sample_frame_indices, n=profile.num_frames) if "video" in model.live_modalities else None
-    return lambda path, dialogue: utterance_media(path, dialogue, profile.audio_sample_rate, sample_frames=frames)
 
 
 def rerun(services, session, dialogue, changed):

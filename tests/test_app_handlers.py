@@ -85,11 +85,15 @@ def fake_to_dialogue(path, transcript=None, num_speakers=None, progress=None):
     return read_transcript(REPO / "assets" / "example_conversation.srt")
 
 
+def fake_load_media(path, dialogue, progress=None, audio=None):
+    return {"decoded": str(path), "utterances": len(dialogue)}
+
+
 def make_studio(live=("text",), recognizer=True):
     services = app_state.Services(
         recognizer=FakeRecognizer(live) if recognizer else None,
         to_dialogue=fake_to_dialogue,
-        load_media=lambda path, dialogue: {"decoded": str(path), "utterances": len(dialogue)},
+        load_media=fake_load_media if "audio" in live or "video" in live else lambda *args, **kwargs: None,
         summary="fake", problem="" if recognizer else "No trained TelME weights were found.",
     )
     return app.Studio(services)
@@ -299,11 +303,15 @@ def test_timeline_places_utterances_in_time_by_speaker():
 
 
 def test_cli_flags_fall_back_to_environment(monkeypatch):
+    for name in ("TELME_HOST", "GRADIO_SERVER_NAME", "TELME_SHARE", "TELME_DATASET"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TELME_WEIGHTS", "owner/repo")
     monkeypatch.setenv("TELME_PORT", "7999")
     args = app.parse_args([])
     assert (args.weights, args.port, args.host, args.share) == ("owner/repo", 7999, "127.0.0.1", False)
     assert app.parse_args(["--weights", "x", "--share"]).share is True
+    monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")  # what a Hugging Face Space sets
+    assert (app.parse_args([]).host, app.parse_args([]).dataset) == ("0.0.0.0", "meld")
 
 
 def test_every_action_has_an_api_name():
@@ -321,7 +329,11 @@ def test_an_edit_recomputes_only_what_it_reaches_with_the_real_recognizer():
 
     model = tiny_model(seed=3)
     recognizer = Recognizer(model, device="cpu")
-    services = app_state.Services(recognizer=recognizer, load_media=app_state.media_loader(model),
+    from functools import partial
+
+    from telme.inference import load_clip_media
+
+    services = app_state.Services(recognizer=recognizer, load_media=partial(load_clip_media, model=model),
                                   to_dialogue=ClipToDialogue(transcriber=object(), speaker_assigner=object()))
     studio = app.Studio(services)
     transcript = str(REPO / "assets" / "example_conversation.srt")
@@ -337,3 +349,23 @@ def test_an_edit_recomputes_only_what_it_reaches_with_the_real_recognizer():
     session = studio.set_modalities(["audio"], session)[0]
     assert recognizer.stats.teacher_rows == 0 and recognizer.stats.fusion_forwards >= 1
     assert session.prediction.utterances[0].video is not None  # a dropped student still shows its view
+
+
+def test_start_up_without_trained_weights_says_so_instead_of_predicting(tmp_path):
+    from telme.checkpoints import save_bundle
+    from telme.checkpoints.tiny import tiny_model
+
+    services = app.load_services(app.parse_args(["--weights", str(tmp_path / "nothing-here")]))
+    assert services.recognizer is None and "No trained TelME weights" in services.summary
+    untrained = tiny_model(parts=("teacher",), mark_trained=False)
+    services = app.load_services(app.parse_args(["--weights", str(save_bundle(untrained, tmp_path / "random"))]))
+    assert services.recognizer is None and "no trained weights" in services.problem
+    with pytest.raises(gr.Error, match="no trained weights"):
+        app.Studio(services).analyze(None, None, str(REPO / "assets" / "example_conversation.srt"), 0,
+                                     app_state.Session(), progress=NO_PROGRESS)
+    text_only = save_bundle(tiny_model(parts=("teacher",)), tmp_path / "text-only")
+    services = app.load_services(app.parse_args(["--weights", str(text_only), "--device", "cpu"]))
+    assert services.live == ("text",) and "audio **not loaded**" in services.summary
+    session = app.Studio(services).analyze(str(EXAMPLE), None, str(REPO / "assets" / "example_conversation.srt"), 0,
+                                           app_state.Session(), progress=NO_PROGRESS)[0]
+    assert session.media is None and session.prediction.utterances[0].audio is None  # nothing decoded for students

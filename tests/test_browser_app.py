@@ -132,7 +132,20 @@ def analyse(page, rows):
 
 
 def test_example_clip_select_toggle_edit_export(page):
+    """One session, as a person would go: analyse, inspect, toggle, edit, break an upload, export."""
+    analyse_the_example(page)
+    select_an_utterance(page)
+    alpha_before = texts(page, "#utterance-chart .bartext")
+    drop_audio(page, alpha_before)
+    edit_and_rerun(page)
+    upload_a_corrupt_clip(page)
+    export_results(page)
+
+
+def analyse_the_example(page):
     from playwright.sync_api import expect
+
+    from telme.labels import MELD_LABELS
 
     expect(page.locator("#model-card")).to_contain_text("telme-tiny")
     expect(page.locator("#model-card")).to_contain_text("fusion live")
@@ -141,12 +154,14 @@ def test_example_clip_select_toggle_edit_export(page):
     analyse(page, rows=6)
     expect(page.locator("#status")).to_contain_text("analysed 6 utterances of 2 speakers")
     assert cell(page, 0, 3).inner_text() == "Ross" and cell(page, 0, 4).inner_text() == "Hey, did you see my keys?"
-    from telme.labels import MELD_LABELS
-
     assert all(cell(page, row, 5).inner_text() in MELD_LABELS for row in range(6))
     assert texts(page, "#utterance-chart .legendtext") == ["text", "audio", "video", "fused"]
     assert {"Ross", "Rachel"} <= set(texts(page, "#timeline .ytick text"))
     shot(page, "01_example_analysed.png")
+
+
+def select_an_utterance(page):
+    from playwright.sync_api import expect
 
     cell(page, 2, 4).click()  # selecting an utterance plots it and plays its span
     expect(page.locator("#utterance-chart .gtitle")).to_contain_text("#2 Ross")
@@ -154,14 +169,21 @@ def test_example_clip_select_toggle_edit_export(page):
     page.wait_for_function("document.querySelector('#span-video video').readyState >= 1")
     duration = page.evaluate("document.querySelector('#span-video video').duration")
     assert abs(duration - (6.615 - 4.679)) < 0.3
-    alpha_before = texts(page, "#utterance-chart .bartext")
     shot(page, "02_utterance_selected.png")
+
+
+def drop_audio(page, alpha_before):
+    from playwright.sync_api import expect
 
     page.locator("#toggles").get_by_text("audio").click()  # recompute the fusion without audio
     expect(page.locator("#status")).to_contain_text("non-verbal cues: video")
     expect(page.locator("#utterance-chart .legendtext").nth(1)).to_have_text("audio (left out of the fusion)")
     assert texts(page, "#utterance-chart .bartext") != alpha_before
     shot(page, "03_fusion_without_audio.png")
+
+
+def edit_and_rerun(page):
+    from playwright.sync_api import expect
 
     edit_cell(page, 3, 4, "I hate you so much.")
     edit_cell(page, 4, 3, "Monica")
@@ -171,14 +193,22 @@ def test_example_clip_select_toggle_edit_export(page):
     expect(page.locator("#timeline .ytick text")).to_have_count(3)  # Monica got her own lane
     shot(page, "04_edited_and_rerun.png")
 
+
+def upload_a_corrupt_clip(page):
+    from playwright.sync_api import expect
+
     page.locator("#clip button[aria-label='Clear']").click()
     page.locator("#clip input[type=file]").set_input_files(
         files=[{"name": "broken.mp4", "mimeType": "video/mp4", "buffer": b"\x00\x01 not a video" * 64}])
     page.click("#analyse")
-    expect(page.get_by_text(re.compile("not a readable audio or video file"))).to_be_visible()
+    expect(page.get_by_text(re.compile("broken.mp4 is not a readable audio or video file"))).to_be_visible()
     expect(cell(page, 3, 4)).to_have_text("I hate you so much.")  # the edits survive the bad upload
     expect(page.locator("#status")).to_contain_text("edited #3, #4")
     shot(page, "05_corrupt_upload_keeps_edits.png")
+
+
+def export_results(page):
+    from playwright.sync_api import expect
 
     page.locator("#export-panel").get_by_text("Export").first.click()
     page.click("#export")
