@@ -172,7 +172,7 @@ def toggle_info(services, session):
     if "fusion" not in services.live:
         return ("The loaded model has no trained fusion (and audio/video students), so predictions "
                 "are the text teacher's; audio and video cannot be toggled.")
-    if session.media is None:
+    if session.clip is None:
         return "No clip was analysed (transcript only), so there are no audio or video cues to toggle."
     return "Untick a modality to recompute the fusion without it (zero vector in its place)."
 

@@ -12,6 +12,7 @@ from telme.dialogue import Dialogue
 from telme.media.errors import MediaError
 
 NON_VERBAL = ("audio", "video")
+MEDIA_IN_STATE_BYTES = 256 * 2**20  # decoded media kept per user up to this size; larger is re-decoded on use
 EMPTY_DIALOGUE = Dialogue()
 
 
@@ -42,7 +43,7 @@ class Session:
     prediction: object = None  # DialoguePrediction of `dialogue` with `drop` applied
     clip: str | None = None  # the analysed media file; None when only a transcript was given
     has_video: bool = False
-    media: object = None  # DialogueMedia decoded once, reused by toggles and edits
+    media: object = None  # per-utterance media decoded once and reused by toggles and edits (None when too big)
     drop: frozenset = frozenset()  # non-verbal modalities removed from the fusion
     note: str = ""  # what the last action did, for the status line
 
@@ -73,8 +74,21 @@ def analyse(services, clip, transcript=None, num_speakers=None, progress=None):
         media = services.load_media(clip, dialogue, progress=progress, audio=found.audio)  # None: no live student
     prediction = recognizer.run_dialogue(dialogue, media=media, progress=progress)
     note = f"analysed {len(dialogue)} utterances of {len(dialogue.speakers)} speakers"
-    return Session(dialogue=dialogue, prediction=prediction, clip=clip, has_video=has_video,
-                   media=media, note=note)
+    kept = media if media_bytes(media) <= MEDIA_IN_STATE_BYTES else None
+    return Session(dialogue=dialogue, prediction=prediction, clip=clip, has_video=has_video, media=kept, note=note)
+
+
+def media_bytes(media):
+    """Memory held by per-utterance media (audio and frames arrays)."""
+    arrays = [getattr(item, name, None) for item in media or () for name in ("audio", "frames")]
+    return sum(array.nbytes for array in arrays if array is not None)
+
+
+def session_media(services, session):
+    """The session's media: kept in its state, or decoded again when it was too big to keep."""
+    if session.media is not None or session.clip is None:
+        return session.media
+    return services.load_media(session.clip, session.dialogue)
 
 
 def rerun(services, session, dialogue, changed):
@@ -84,11 +98,11 @@ def rerun(services, session, dialogue, changed):
     recognizer = require_model(services)
     if not changed:
         return replace(session, note="no cell was changed: nothing to re-run")
-    prediction = recognizer.run_dialogue(dialogue, media=session.media, drop=session.drop)
+    prediction = recognizer.run_dialogue(dialogue, media=session_media(services, session), drop=session.drop)
     first = min(changed)
     note = (f"edited #{', #'.join(map(str, changed))}: the text teacher re-ran #{first}–#{len(dialogue) - 1} "
             f"({len(dialogue) - first} of {len(dialogue)}; later prompts contain the edit)")
-    if session.media is not None and set(NON_VERBAL) & set(services.live):
+    if session.clip is not None and set(NON_VERBAL) & set(services.live):
         note += ", audio and video outputs were reused"
     return replace(session, dialogue=dialogue, prediction=prediction, note=note)
 
@@ -98,7 +112,8 @@ def toggle(services, session, keep):
     if not session.ready:
         raise MediaError("analyse a clip first")
     drop = frozenset(NON_VERBAL) - set(keep or ())
-    prediction = require_model(services).run_dialogue(session.dialogue, media=session.media, drop=drop)
+    prediction = require_model(services).run_dialogue(session.dialogue, media=session_media(services, session),
+                                                      drop=drop)
     kept = ", ".join(sorted(set(NON_VERBAL) - drop)) or "none"
     return replace(session, prediction=prediction, drop=drop,
                    note=f"fusion recomputed with non-verbal cues: {kept}")

@@ -321,7 +321,7 @@ def test_every_action_has_an_api_name():
             "evaluate_split", "split_dialogue", "split_utterance"} <= names
 
 
-def test_an_edit_recomputes_only_what_it_reaches_with_the_real_recognizer():
+def test_an_edit_recomputes_only_what_it_reaches_with_the_real_recognizer(monkeypatch):
     """Real pipeline parts and Recognizer on a tiny bundle: the edit re-runs later prompts only."""
     from telme.checkpoints.tiny import tiny_model
     from telme.inference import Recognizer
@@ -346,6 +346,11 @@ def test_an_edit_recomputes_only_what_it_reaches_with_the_real_recognizer():
     assert (recognizer.stats.teacher_rows, recognizer.stats.audio_rows, recognizer.stats.video_rows) == (2, 0, 0)
     assert "re-ran #4–#5 (2 of 6" in status and "audio and video outputs were reused" in status
     recognizer.stats.reset()
+    monkeypatch.setattr(app_state, "MEDIA_IN_STATE_BYTES", 0)  # a clip too big to keep: decoded again on use
+    big = studio.analyze(str(EXAMPLE), None, transcript, 0, app_state.Session(), progress=NO_PROGRESS)[0]
+    assert big.media is None and recognizer.stats.audio_rows == 0  # same media bytes: cache hits
+    big = studio.set_modalities(["video"], big)[0]
+    assert big.prediction.utterances[0].audio is not None and recognizer.stats.audio_rows == 0
     session = studio.set_modalities(["audio"], session)[0]
     assert recognizer.stats.teacher_rows == 0 and recognizer.stats.fusion_forwards >= 1
     assert session.prediction.utterances[0].video is not None  # a dropped student still shows its view
@@ -369,3 +374,16 @@ def test_start_up_without_trained_weights_says_so_instead_of_predicting(tmp_path
     session = app.Studio(services).analyze(str(EXAMPLE), None, str(REPO / "assets" / "example_conversation.srt"), 0,
                                            app_state.Session(), progress=NO_PROGRESS)[0]
     assert session.media is None and session.prediction.utterances[0].audio is None  # nothing decoded for students
+
+
+def test_error_inspection_reads_the_real_split_formats(data_dir):
+    studio = make_studio()
+    meld = studio.evaluate_split(str(data_dir / "meld" / "dev_sent_emo.csv"), None, 3, progress=NO_PROGRESS)[0]
+    from telme.data import read_meld_csv
+
+    expected = sum(len(d) for d in read_meld_csv(data_dir / "meld" / "dev_sent_emo.csv")[:3])
+    assert meld.report.count == expected and meld.names()[0].startswith("dia0 (")
+    iemocap = str(data_dir / "iemocap" / "iemocap_dev.csv")
+    assert app_state.read_split(iemocap)[0].source.startswith("iemocap:dev:")
+    with pytest.raises(gr.Error, match="no gold label of this split is one of the model's labels"):
+        studio.evaluate_split(iemocap, None, 2, progress=NO_PROGRESS)  # a MELD model on IEMOCAP labels
