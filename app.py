@@ -28,19 +28,15 @@ CONCURRENCY = 1  # model calls at a time: the model and its caches are shared
 MAX_FILE_SIZE = "200mb"  # per upload
 TRANSCRIPT_TYPES = [".srt", ".vtt", ".csv"]
 USER_ERRORS = (MediaError, app_state.NoTrainedModel)
-
-
 STEPS = {"decode": "decoding", "transcribe": "transcribing", "speakers": "telling speakers apart",
          "frames": "reading frames", "teacher": "model: text teacher", "audio": "model: audio student",
          "video": "model: video student", "fusion": "model: fusion"}
+TEMP_PATH = re.compile(r"(?:/[^/\s:'\"]+)+/([^/\s:'\"]+)")  # absolute paths of uploads: show the file name only
 
 
 def _progress(progress):
     """The package's plain progress(step, done, total) callback, shown by gr.Progress."""
     return lambda step, done, total: progress((done, total), desc=STEPS.get(step, step))
-
-
-TEMP_PATH = re.compile(r"(?:/[^/\s:'\"]+)+/([^/\s:'\"]+)")  # absolute paths of uploads: show the file name only
 
 
 def _fail(error):
