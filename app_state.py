@@ -73,9 +73,24 @@ def analyse(services, clip, transcript=None, num_speakers=None, progress=None):
         has_video = probe(clip).has_video
         media = services.load_media(clip, dialogue, progress=progress, audio=found.audio)  # None: no live student
     prediction = recognizer.run_dialogue(dialogue, media=media, progress=progress)
-    note = f"analysed {len(dialogue)} utterances of {len(dialogue.speakers)} speakers"
+    note = f"analysed {len(dialogue)} utterances of {len(dialogue.speakers)} speakers" + long_note(
+        recognizer.model, dialogue, media)
     kept = media if media_bytes(media) <= MEDIA_IN_STATE_BYTES else None
     return Session(dialogue=dialogue, prediction=prediction, clip=clip, has_video=has_video, media=kept, note=note)
+
+
+def long_note(model, dialogue, media):
+    """Say which utterances the official profile feeds zero audio and frames (over 30 s)."""
+    from telme.features.audio import too_long
+
+    if media is None:
+        return ""
+    long = [str(i) for i, u in enumerate(dialogue) if too_long(u.duration, model.profile)]
+    if not long:
+        return ""
+    limit = model.profile.max_utterance_seconds
+    return (f" · utterances {', '.join(long)} last over {limit:g} s: as in the official code, the students"
+            " see zero audio and frames for them")
 
 
 def media_bytes(media):

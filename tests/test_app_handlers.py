@@ -44,7 +44,7 @@ class FakeModel:
     def __init__(self, live):
         self.live_modalities = live
         self.labels = MELD_LABELS
-        self.profile = type("Profile", (), {"audio_sample_rate": 16000})()
+        self.profile = type("Profile", (), {"audio_sample_rate": 16000, "max_utterance_seconds": None})()
         self.missing = [] if "fusion" in live else ["audio student: no weights", "video student: no weights"]
         self.name = "fake"
         self.trained = {"teacher": True}
@@ -387,3 +387,15 @@ def test_error_inspection_reads_the_real_split_formats(data_dir):
     assert app_state.read_split(iemocap)[0].source.startswith("iemocap:dev:")
     with pytest.raises(gr.Error, match="no gold label of this split is one of the model's labels"):
         studio.evaluate_split(iemocap, None, 2, progress=NO_PROGRESS)  # a MELD model on IEMOCAP labels
+
+
+def test_long_utterances_are_reported_under_the_official_profile():
+    from telme.features.profiles import CLEAN, OFFICIAL
+
+    dialogue = Dialogue([Utterance(0.0, 31.0, "Ross", "a long one"), Utterance(31.0, 33.0, "Rachel", "short")])
+    official, clean = FakeModel(("text",)), FakeModel(("text",))
+    official.profile, clean.profile = OFFICIAL, CLEAN
+    note = app_state.long_note(official, dialogue, media=[object(), object()])
+    assert "utterances 0 last over 30 s" in note and "zero audio" in note
+    assert app_state.long_note(clean, dialogue, media=[object(), object()]) == ""
+    assert app_state.long_note(official, dialogue, media=None) == ""  # no clip: nothing was zeroed
