@@ -1,0 +1,326 @@
+"""Measure inference speed and memory: TelME-mini on MELD dev, edit recompute, full-size stages.
+
+    python scripts/bench_inference.py [--device cpu|cuda] [--weights W] [--meld-dev CSV]
+                                      [--dialogues N] [--full-size] [--json OUT]
+
+1. throughput: `Recognizer.run_dialogue` over the first N MELD dev dialogues, micro-batches of 8
+   versus one forward per utterance (fresh caches, one warm-up dialogue first).
+2. edit recompute: one dialogue of >= 10 utterances, cold run, then its last and its first
+   utterance's text edited; times, teacher rows recomputed, ratios to the cold run.
+3. full size (--full-size; default on with --device cuda): the official part shapes (roberta-large,
+   data2vec-audio-base, TimeSformer-base) with RANDOM weights on one synthetic dialogue, timed per
+   stage. Timing only: its predictions mean nothing and are never printed.
+Speed depends on the machine's load: quote ratios measured in one run.
+"""
+
+import argparse
+import dataclasses
+import datetime
+import json
+import os
+import platform
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run from a checkout without installing
+DEFAULT_MELD_DEV = ROOT.parent / "shared" / "data" / "meld" / "dev_sent_emo.csv"
+BATCHED, SINGLE = 8, 1  # utterances per backbone forward
+MIN_EDIT_UTTERANCES = 10
+FULL_UTTERANCES = 8
+FULL_AUDIO_SECONDS = 3.0  # s per utterance
+FULL_SAMPLE_RATE = 22_050  # Hz, the official profile's audio rate
+FULL_FRAMES, FULL_IMAGE = 8, 224  # frames per utterance, px (square)
+STAGES = ("teacher", "audio", "video", "fusion")
+RANDOM_WARNING = "FULL-SIZE MODEL HAS RANDOM WEIGHTS: timing only, its predictions mean nothing"
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def environment(device) -> dict:
+    import torch
+
+    env = {"device": str(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
+           "cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
+           "date": datetime.datetime.now().isoformat(timespec="seconds"), "load_average": os.getloadavg()}
+    if device.type == "cuda":
+        env["gpu"] = torch.cuda.get_device_name(device)
+    return env
+
+
+def memory(device) -> dict:
+    """Peak RSS of the process so far (MB) and, on CUDA, the peak allocated since the last reset."""
+    import torch
+
+    result = {"peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    if device.type == "cuda":
+        result["cuda_peak_allocated_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
+        torch.cuda.reset_peak_memory_stats(device)
+    return result
+
+
+def timed_run(recognizer, dialogue, media=None, progress=None) -> float:
+    import torch
+
+    started = time.perf_counter()
+    recognizer.run_dialogue(dialogue, media, progress=progress)
+    if recognizer.device.type == "cuda":
+        torch.cuda.synchronize(recognizer.device)
+    return time.perf_counter() - started
+
+
+def warmed(model, device, batch_size, dialogue):
+    """A Recognizer that has run `dialogue` once (first-call costs paid), caches and counters empty."""
+    from telme.inference import Recognizer
+
+    recognizer = Recognizer(model, device=device, batch_size=batch_size)
+    timed_run(recognizer, dialogue)
+    recognizer.clear_cache()
+    recognizer.stats.reset()
+    return recognizer
+
+
+def bench_throughput(model, dialogues, device) -> dict:
+    """Utterances per second, micro-batches of 8 vs one per utterance; the two alternate per
+    dialogue (which goes first alternates too) so that a change in machine load hits both alike."""
+    recognizers = {size: warmed(model, device, size, dialogues[0]) for size in (BATCHED, SINGLE)}
+    seconds = dict.fromkeys(recognizers, 0.0)
+    for number, dialogue in enumerate(dialogues):
+        for size in (BATCHED, SINGLE) if number % 2 == 0 else (SINGLE, BATCHED):
+            seconds[size] += timed_run(recognizers[size], dialogue)
+    utterances = sum(len(dialogue) for dialogue in dialogues)
+    rows = {size: {"batch_size": size, "seconds": round(seconds[size], 3), "utterances": utterances,
+                   "utterances_per_s": round(utterances / seconds[size], 2),
+                   "teacher_forwards": recognizers[size].stats.teacher_forwards} for size in recognizers}
+    return {"dialogues": len(dialogues), "batched": rows[BATCHED], "single": rows[SINGLE],
+            "speedup": round(seconds[SINGLE] / seconds[BATCHED], 2), **memory(device)}
+
+
+def with_text(dialogue, index, text):
+    utterances = list(dialogue.utterances)
+    utterances[index] = dataclasses.replace(utterances[index], text=text)
+    return dataclasses.replace(dialogue, utterances=utterances)
+
+
+def bench_edits(model, dialogue, warmup, device, repeat) -> dict:
+    """Cold run, then the last utterance edited, then the first (on top of that); each sequence
+    starts from empty caches and is repeated: median seconds, teacher rows recomputed."""
+    last = len(dialogue) - 1
+    last_edited = with_text(dialogue, last, dialogue[last].text + " Really?")
+    steps = {"cold": dialogue, "edit last": last_edited,
+             "edit first": with_text(last_edited, 0, "Well, " + dialogue[0].text)}
+    recognizer = warmed(model, device, BATCHED, warmup)
+    seconds, stats = {name: [] for name in steps}, {}
+    for _ in range(repeat):
+        recognizer.clear_cache()
+        for name, version in steps.items():
+            recognizer.stats.reset()
+            seconds[name].append(timed_run(recognizer, version))
+            stats[name] = dataclasses.replace(recognizer.stats)
+    cold = float(np.median(seconds["cold"]))
+    runs = [{"run": name, "seconds": round(float(np.median(times)), 4), "all_seconds": [round(t, 4) for t in times],
+             "teacher_rows": stats[name].teacher_rows, "teacher_forwards": stats[name].teacher_forwards,
+             "ratio_to_cold": round(float(np.median(times)) / cold, 3)} for name, times in seconds.items()]
+    return {"source": dialogue.source, "utterances": len(dialogue), "repeat": repeat, "runs": runs, **memory(device)}
+
+
+def full_size_model():
+    """The official part shapes (shipped configs, no Hub) with RANDOM weights, marked live for timing."""
+    import torch
+
+    from telme.checkpoints.tiny import build_model
+    from telme.features.profiles import OFFICIAL
+    from telme.features.text import OfficialRobertaTokenizer
+    from telme.labels import MELD_LABELS
+    from telme.models.configs import (
+        official_audio_config,
+        official_fusion_config,
+        official_teacher_config,
+        official_video_config,
+    )
+
+    torch.manual_seed(0)
+    configs = {"teacher": official_teacher_config(), "audio": official_audio_config(),
+               "video": official_video_config(), "fusion": official_fusion_config("meld")}
+    trained = dict.fromkeys(configs, True)  # a lie for timing only: every part must run
+    model = build_model(configs, MELD_LABELS, OFFICIAL, OfficialRobertaTokenizer.default(), trained,
+                        name="telme-official-shapes-RANDOM")
+    model.card = {"source": RANDOM_WARNING}
+    return model
+
+
+def synthetic_dialogue(count, seconds=FULL_AUDIO_SECONDS):
+    from telme.dialogue import Dialogue, Utterance
+
+    lines = ["I can't believe you did that!", "What do you mean? I was only trying to help.",
+             "Oh come on, you knew exactly what would happen.", "Fine. Next time I'll just stay home."]
+    utterances = [Utterance(start=i * seconds, end=(i + 1) * seconds, speaker="AB"[i % 2],
+                            text=lines[i % len(lines)] + f" ({i})") for i in range(count)]
+    return Dialogue(utterances=utterances, source="synthetic", duration=count * seconds)
+
+
+@dataclasses.dataclass
+class SyntheticMedia:
+    audio: np.ndarray  # (samples,) float32 mono at FULL_SAMPLE_RATE
+    frames: np.ndarray  # (FULL_FRAMES, S, S, 3) uint8 RGB
+
+
+def synthetic_media(count, seed, image=FULL_IMAGE, seconds=FULL_AUDIO_SECONDS) -> list:
+    rng = np.random.default_rng(seed)
+    samples = int(seconds * FULL_SAMPLE_RATE)
+    return [SyntheticMedia(audio=(0.1 * rng.standard_normal(samples)).astype(np.float32),
+                           frames=rng.integers(0, 256, (FULL_FRAMES, image, image, 3), dtype=np.uint8))
+            for _ in range(count)]
+
+
+def stage_seconds(started, events) -> dict:
+    """Seconds per stage: from the previous stage's last progress report to this one's."""
+    result, previous = {}, started
+    for stage in STAGES:
+        if stage in events:
+            result[stage] = round(events[stage] - previous, 3)
+            previous = events[stage]
+    result["total"] = round(previous - started, 3)
+    return result
+
+
+def bench_full_size(model, device, count=FULL_UTTERANCES) -> dict:
+    """Stage times of one synthetic dialogue (after a one-utterance warm-up) and peak memory."""
+    from telme.inference import Recognizer
+
+    recognizer = Recognizer(model, device=device, batch_size=BATCHED)
+    timed_run(recognizer, synthetic_dialogue(1), synthetic_media(1, seed=1))
+    recognizer.clear_cache()
+    recognizer.stats.reset()
+    events = {}
+    started = time.perf_counter()
+    seconds = timed_run(recognizer, synthetic_dialogue(count), synthetic_media(count, seed=2),
+                        progress=lambda step, done, total: events.__setitem__(step, time.perf_counter()))
+    stats = dataclasses.asdict(recognizer.stats)
+    return {"warning": RANDOM_WARNING, "utterances": count, "audio_s": FULL_AUDIO_SECONDS,
+            "frames": FULL_FRAMES, "image_px": FULL_IMAGE, "seconds": round(seconds, 3),
+            "stages_s": stage_seconds(started, events), "stats": stats, **memory(device)}
+
+
+def parameters_m(model) -> dict:
+    return {part: round(sum(p.numel() for p in module.parameters()) / 1e6, 1)
+            for part, module in model.parts().items()}
+
+
+def print_report(results):
+    env = results["environment"]
+    print(f"# bench_inference {env['date']}  device={env['device']}  torch={env['torch']}  "
+          f"threads={env['threads']}  cpu={env['cpu']} ({env['cores']} cores)  load={env['load_average']}")
+    if env.get("gpu"):
+        print(f"# gpu: {env['gpu']}")
+    for note in results["notes"]:
+        print(f"# NOTE: {note}")
+    if "throughput" in results:
+        t = results["throughput"]
+        print(f"\n## 1. {results['mini']['name']} on MELD dev, {t['dialogues']} dialogues, "
+              f"{t['batched']['utterances']} utterances (params M: {results['mini']['params_m']})")
+        print(f"{'batch':>6} {'seconds':>9} {'utt/s':>8} {'forwards':>9}")
+        for row in (t["batched"], t["single"]):
+            print(f"{row['batch_size']:>6} {row['seconds']:>9.3f} {row['utterances_per_s']:>8.2f} "
+                  f"{row['teacher_forwards']:>9}")
+        print(f"speed-up batch {BATCHED} vs {SINGLE}: x{t['speedup']}   {_memory_text(t)}")
+    if "edits" in results:
+        e = results["edits"]
+        print(f"\n## 2. edit recompute, {e['source']} ({e['utterances']} utterances, "
+              f"max {results['mini']['max_text_tokens']} prompt tokens), median of {e['repeat']}")
+        print(f"{'run':<11} {'seconds':>9} {'teacher rows':>13} {'vs cold':>8}")
+        for run in e["runs"]:
+            print(f"{run['run']:<11} {run['seconds']:>9.4f} {run['teacher_rows']:>13} {run['ratio_to_cold']:>8.3f}")
+    if "full_size" in results:
+        _print_full_size(results["full_size"], results["full_size_build"])
+
+
+def _memory_text(section) -> str:
+    text = f"peak RSS so far {section['peak_rss_mb']:.0f} MB"
+    if "cuda_peak_allocated_mb" in section:
+        text += f", CUDA peak allocated {section['cuda_peak_allocated_mb']:.0f} MB"
+    return text
+
+
+def _print_full_size(f, build):
+    print(f"\n## 3. full-size TelME shapes (params M: {build['params_m']})\n!!! {f['warning']} !!!")
+    print(f"built from the shipped configs in {build['seconds']:.1f} s; {_memory_text(build)}")
+    print(f"one synthetic dialogue: {f['utterances']} utterances x ({f['audio_s']} s audio at "
+          f"{FULL_SAMPLE_RATE} Hz + {f['frames']} frames {f['image_px']}x{f['image_px']})")
+    print(f"{'stage':<8} {'seconds':>9}")
+    for stage, seconds in f["stages_s"].items():
+        print(f"{stage:<8} {seconds:>9.3f}")
+    print(f"forwards: {f['stats']}\nafter warm-up + run: {_memory_text(f)}")
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", choices=("cpu", "cuda"), default=None, help="default: choose_device()")
+    parser.add_argument("--weights", default=None, help="TelME-mini bundle (default checkpoints/telme-mini-meld)")
+    parser.add_argument("--meld-dev", type=Path, default=DEFAULT_MELD_DEV, help="MELD dev_sent_emo.csv")
+    parser.add_argument("--dialogues", type=int, default=20, help="first N dev dialogues for throughput")
+    parser.add_argument("--full-size", action=argparse.BooleanOptionalAction, default=None,
+                        help="time the official shapes (default: only on CUDA)")
+    parser.add_argument("--repeat", type=int, default=3, help="edit sequences (median reported)")
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
+    parser.add_argument("--json", type=Path, default=None, help="write every number here")
+    return parser.parse_args(argv)
+
+
+def bench_mini(args, device, results):
+    from telme.checkpoints import load_model
+    from telme.data import read_meld_csv
+
+    if not args.meld_dev.is_file():
+        results["notes"].append(f"MELD dev split not found at {args.meld_dev}: sections 1-2 skipped")
+        return
+    model = load_model(args.weights)
+    results["mini"] = {"name": model.name, "live": list(model.live_modalities), "params_m": parameters_m(model),
+                       "max_text_tokens": model.profile.max_text_tokens}
+    dialogues = read_meld_csv(args.meld_dev)
+    results["throughput"] = bench_throughput(model, dialogues[: args.dialogues], device)
+    long = next((d for d in dialogues if len(d) >= MIN_EDIT_UTTERANCES), None)
+    if long is None:
+        results["notes"].append(f"no dev dialogue has {MIN_EDIT_UTTERANCES} utterances: section 2 skipped")
+    else:
+        results["edits"] = bench_edits(model, long, dialogues[0], device, args.repeat)
+
+
+def main(argv=None) -> dict:
+    import torch
+
+    from telme.inference import choose_device
+
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = choose_device(args.device)
+    results = {"environment": environment(device), "notes": [], **memory(device)}
+    bench_mini(args, device, results)
+    if args.full_size if args.full_size is not None else device.type == "cuda":
+        started = time.perf_counter()
+        model = full_size_model()
+        results["full_size_build"] = {"seconds": round(time.perf_counter() - started, 2), **memory(device),
+                                      "params_m": parameters_m(model)}
+        results["full_size"] = bench_full_size(model, device)
+    print_report(results)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+        print(f"\nwrote {args.json}")
+    return results
+
+
+if __name__ == "__main__":
+    main()

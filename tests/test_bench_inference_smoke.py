@@ -1,0 +1,68 @@
+"""scripts/bench_inference.py keeps running: its main on a tiny bundle and a tiny MELD file, and
+its full-size section's code path on a tiny random model (no timing asserted)."""
+
+import csv
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from telme.checkpoints import save_bundle
+from telme.checkpoints.tiny import tiny_model
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bench_inference.py"
+LONG_DIALOGUE = 11  # utterances, >= the script's MIN_EDIT_UTTERANCES
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_inference", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_meld(path, sizes):
+    columns = ["Sr No.", "Utterance", "Speaker", "Emotion", "Sentiment", "Dialogue_ID", "Utterance_ID",
+               "Season", "Episode", "StartTime", "EndTime"]
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        for dialogue, size in enumerate(sizes):
+            for turn in range(size):
+                writer.writerow([turn, f"line {turn} of scene {dialogue}, okay?", "AB"[turn % 2], "neutral",
+                                 "neutral", dialogue, turn, 1, 1, f"00:00:{turn:02d},000", f"00:00:{turn:02d},900"])
+    return path
+
+
+def test_main_measures_throughput_and_edit_recompute(bench, tmp_path, capsys):
+    bundle = save_bundle(tiny_model(parts=("teacher",)), tmp_path / "bundle")
+    meld = write_meld(tmp_path / "dev_sent_emo.csv", [3, LONG_DIALOGUE])
+    out = tmp_path / "bench.json"
+    results = bench.main(["--device", "cpu", "--weights", str(bundle), "--meld-dev", str(meld),
+                          "--dialogues", "2", "--repeat", "1", "--no-full-size", "--json", str(out)])
+    assert json.loads(out.read_text()) == json.loads(json.dumps(results))
+    throughput = results["throughput"]
+    assert throughput["batched"]["utterances"] == 3 + LONG_DIALOGUE
+    assert throughput["single"]["teacher_forwards"] == 3 + LONG_DIALOGUE  # one forward per utterance
+    assert throughput["batched"]["teacher_forwards"] == 1 + 2  # ceil(3 / 8) + ceil(11 / 8)
+    rows = {run["run"]: run["teacher_rows"] for run in results["edits"]["runs"]}
+    assert rows == {"cold": LONG_DIALOGUE, "edit last": 1, "edit first": LONG_DIALOGUE}  # tiny: 511 tokens
+    assert "full_size" not in results
+    printed = capsys.readouterr().out
+    assert "device=cpu" in printed and "edit last" in printed
+
+
+def test_missing_meld_file_skips_with_a_note(bench, tmp_path):
+    results = bench.main(["--device", "cpu", "--meld-dev", str(tmp_path / "absent.csv"), "--no-full-size"])
+    assert "throughput" not in results and "not found" in results["notes"][0]
+
+
+def test_full_size_section_runs_every_stage(bench):
+    torch.manual_seed(0)
+    section = bench.bench_full_size(tiny_model(), torch.device("cpu"), count=3)
+    assert set(section["stages_s"]) == {"teacher", "audio", "video", "fusion", "total"}
+    assert section["stats"]["audio_rows"] == section["stats"]["video_rows"] == 3
+    assert "RANDOM" in section["warning"]
