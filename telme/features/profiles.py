@@ -24,8 +24,8 @@ class PreprocessProfile:
     audio_sample_rate: int  # Hz of the decoded waveform (official: 22,050, labelled 16 kHz)
     audio_max_samples: int  # samples kept per utterance, after normalisation
     audio_keep: str  # "last" or "first": which end of a long utterance is kept
-    audio_pad: str  # "left" or "right": where a TRAINING batch pads short utterances with zeros (no mask,
-    # as the official code); inference always right-pads with an attention mask so rows stay independent
+    audio_pad: str  # "left" or "right": where training and `evaluate` batches pad short utterances with zeros (no mask,
+    # as the official code); the Recognizer always right-pads with an attention mask so rows stay independent
     audio_normalize: bool  # zero mean, unit variance over the whole utterance
     # video
     frame_order: str  # "bgr" (official: OpenCV frames fed as if RGB) or "rgb"
