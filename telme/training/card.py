@@ -25,6 +25,7 @@ DATASETS = {  # what the card says about each corpus
                 "dev 1,109 utterances (model selection and the scores below). The test split was not used.",
         "scale": "(For scale: the TelME paper's RoBERTa-large teacher is in the mid-60s weighted-F1 on this split.)",
         "role": "the offline default model",
+        "ship_gold": True,
     },
     "iemocap": {
         "corpus": "IEMOCAP",
@@ -34,6 +35,7 @@ DATASETS = {  # what the card says about each corpus
                 "No IEMOCAP data ships with this bundle. The test split was not used.",
         "scale": "",
         "role": "a second bundle, not the default (pass it with --weights)",
+        "ship_gold": False,
     },
 }
 
@@ -67,7 +69,7 @@ def card_text(name, state, report, rows, command, config, size_mb, note="", data
     history = "\n".join(
         f"| {h['epoch']} | {h['train_loss']:.4f} | {h['weighted_f1']:.2f} | {h['macro_f1']:.2f} |" for h in state["history"]
     )
-    regression = "\n".join(f"| {r['key']} | {r['gold']} | {r['predicted']} | {max(r['probs']):.3f} |" for r in rows)
+    regression = "\n".join(f"| {r['key']} | {r.get('gold', '-')} | {r['predicted']} | {max(r['probs']):.3f} |" for r in rows)
     return CARD.format(name=name, command=command, weighted=report["weighted_f1"], macro=report["macro_f1"],
                        accuracy=report["accuracy"], per_class=per_class, history=history, regression=regression,
                        best_epoch=state["best_epoch"], minutes=state.get("seconds", 0) / 60, size=size_mb,
@@ -94,6 +96,8 @@ def export_with_card(run_dir, bundle_dir, dev_csv, command: str, name: str, note
     report = evaluate_model(model, dialogues, "dev", device="cpu").to_dict()
     (bundle_dir / REPORT_FILE).write_text(json.dumps(report, indent=1))
     rows = regression_predictions(model, dialogues[:REGRESSION_DIALOGUES])
+    if not DATASETS[dataset]["ship_gold"]:  # IEMOCAP's annotations are not ours to redistribute
+        rows = [{key: value for key, value in row.items() if key != "gold"} for row in rows]
     (bundle_dir / REGRESSION_FILE).write_text(json.dumps({"split": Path(dev_csv).name, "rows": rows}, indent=1))
     config = json.loads((bundle_dir / "config.json").read_text())
     size_mb = sum(p.stat().st_size for p in bundle_dir.rglob("*") if p.is_file()) / 2**20
