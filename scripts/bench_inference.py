@@ -20,14 +20,12 @@ import json
 import os
 import platform
 import resource
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 DEFAULT_MELD_DEV = ROOT.parent / "shared" / "data" / "meld" / "dev_sent_emo.csv"
 BATCHED, SINGLE = 8, 1  # utterances per backbone forward
 MIN_EDIT_UTTERANCES = 10

@@ -10,14 +10,12 @@ import argparse
 import json
 import os
 import re
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 FIXTURES = ROOT / "tests" / "fixtures" / "media"
 CASES = [  # clip, truth, num_speakers given (None: estimated)
     ("conversation.mp4", "conversation.json", None),
