@@ -1,7 +1,10 @@
 """Typed checkpoint errors: each names the file, the tensor and what was expected."""
 
+from telme.errors import UserError
 
-class CheckpointError(ValueError):
+
+
+class CheckpointError(UserError):
     """A checkpoint could not be read or does not fit the model it is loaded into."""
 
 

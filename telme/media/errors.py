@@ -4,8 +4,11 @@ All derive from `MediaError(ValueError)`, so callers can catch the family at onc
 turns them into UI errors.
 """
 
+from telme.errors import UserError
 
-class MediaError(ValueError):
+
+
+class MediaError(UserError):
     """Base class: something about the given media or transcript prevents analysis."""
 
 
