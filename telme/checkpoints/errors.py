@@ -3,7 +3,6 @@
 from telme.errors import UserError
 
 
-
 class CheckpointError(UserError):
     """A checkpoint could not be read or does not fit the model it is loaded into."""
 

@@ -7,7 +7,6 @@ turns them into UI errors.
 from telme.errors import UserError
 
 
-
 class MediaError(UserError):
     """Base class: something about the given media or transcript prevents analysis."""
 
