@@ -1,6 +1,9 @@
-"""Text features: official RoBERTa ids (all MELD dev golden prompts), prompts, left collation."""
+"""Text features: official RoBERTa ids (all MELD dev golden prompts), prompts, left collation,
+and the linear prompt building giving exactly the ids of tokenising every prompt whole."""
 
 import json
+import random
+from pathlib import Path
 
 import pytest
 import torch
@@ -14,16 +17,24 @@ from telme.features.text import (
     collate_left,
     dialogue_texts,
     encode_dialogue,
+    encode_each_prompt,
     fix_cp1252,
     load_prompt_tokenizer,
 )
 
 MASK_ID, PAD_ID = 50264, 1
+MINI_TOKENIZER = Path(__file__).resolve().parents[1] / "checkpoints" / "telme-mini-meld" / "tokenizer"
 
 
 @pytest.fixture(scope="module")
 def roberta():
     return OfficialRobertaTokenizer.default()
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    """TelME-mini's MiniLM (BERT WordPiece) prompt tokenizer, shipped with the bundle."""
+    return load_prompt_tokenizer(MINI_TOKENIZER)
 
 
 def _golden_rows(reference_dir):
@@ -132,3 +143,90 @@ def test_hf_prompt_tokenizer_with_minilm(tmp_path):
     again = load_prompt_tokenizer(tmp_path)
     assert isinstance(again, HFPromptTokenizer) and len(again) == len(tokenizer)
     assert encode_dialogue([1, 2], ["Oh my God.", "What?"], again) == ids
+
+
+@pytest.mark.parametrize(("tokenizer_name", "profile", "max_tokens", "longest"), [
+    ("roberta", OFFICIAL, 511, 340), ("roberta", OFFICIAL, 40, 41), ("minilm", CLEAN, 96, 97), ("minilm", CLEAN, 511, 352)])
+def test_linear_prompts_equal_whole_prompts_on_all_meld_dev(data_dir, request, tokenizer_name, profile, max_tokens,
+                                                            longest):
+    """Every one of the 1,109 MELD dev prompts: per-turn pieces give the ids of the whole prompt."""
+    tokenizer = request.getfixturevalue(tokenizer_name)
+    dialogues = read_meld_csv(data_dir / "meld" / "dev_sent_emo.csv")
+    linear, whole = [], []
+    for dialogue, speakers in zip(dialogues, speaker_numbers(dialogues, profile.speaker_numbering)):
+        texts = dialogue_texts(dialogue, profile)
+        linear += encode_dialogue(speakers, texts, tokenizer, max_tokens)
+        whole += encode_each_prompt(speakers, texts, tokenizer, max_tokens)
+    assert len(linear) == 1109
+    assert linear == whole
+    assert max(len(ids) for ids in linear) == longest  # max_tokens + 1 where some prompts are cut
+
+
+HOSTILE_PIECES = (
+    "", " ", "  ", "\t", "\n", "\r\n", "\u00a0", "\u3000", "\u2028", "\u200b", "hi", "Hello", "you're", "...",
+    "!?", "😀", "👩‍👩‍👧", "é", "e\u0301", "日本語", "שלום", "\x92", "\x00", "ﬁ", "<s1>", "<s9>", "<s10>", "<s>",
+    "</s>", "<mask>", "<pad>", "<unk>", "[SEP]", "[MASK]", "[CLS]", "<", ">", "s1>", "<s", "Now", "feels",
+)
+
+
+def hostile_dialogue(seed):
+    """Random speakers and texts of odd spacing, unicode, empty text and speaker/special tokens."""
+    rng = random.Random(seed)
+    count = rng.randint(1, 14)
+    texts = ["".join(rng.choice(HOSTILE_PIECES) for _ in range(rng.randint(0, 8))) for _ in range(count)]
+    return [rng.randint(1, 9) for _ in range(count)], texts
+
+
+@pytest.mark.parametrize("tokenizer_name", ["roberta", "minilm"])
+def test_linear_prompts_equal_whole_prompts_on_hostile_dialogues(request, monkeypatch, tokenizer_name):
+    tokenizer = request.getfixturevalue(tokenizer_name)
+    dialogues = [hostile_dialogue(seed) for seed in range(150)]
+    expected = {(seed, n): encode_each_prompt(*dialogues[seed], tokenizer, n) for seed in range(150) for n in (511, 17, 2)}
+
+    def no_fallback(*args):
+        raise AssertionError("the per-turn pieces should compose for this tokenizer")
+
+    monkeypatch.setattr("telme.features.text.encode_each_prompt", no_fallback)
+    mismatched = [key for key, ids in expected.items() if encode_dialogue(*dialogues[key[0]], tokenizer, key[1]) != ids]
+    assert mismatched == []
+
+
+class PairTokenizer:
+    """Ids of consecutive character pairs: merges across any boundary, so pieces cannot compose."""
+
+    eos_token, mask_id, pad_id = "</s>", 0, 1
+
+    def encode(self, prompt):
+        return [ord(a) * 70000 + ord(b) for a, b in zip(prompt[::2], prompt[1::2] + " ")]
+
+
+class FirstWordTokenizer:
+    """The first word of any encoded string gets its own ids (like a prefix space): the turns'
+    own ends check out, only the comparison with the whole prompt notices."""
+
+    eos_token, mask_id, pad_id = "</s>", 0, 1
+
+    def encode(self, prompt):
+        return [hash(word) % 1000 + 1000 * (i == 0) for i, word in enumerate(prompt.split())]
+
+
+@pytest.mark.parametrize("tokenizer", [PairTokenizer(), FirstWordTokenizer()], ids=type)
+def test_tokenizers_whose_pieces_do_not_compose_fall_back_to_whole_prompts(monkeypatch, tokenizer):
+    speakers, texts = [1, 2, 1, 3], ["Hi there.", "Oh", "my god!", "Now what"]
+    expected = [tokenizer.encode(build_prompt(speakers, texts, i))[-6:] + [0] for i in range(4)]
+    calls = []
+    whole = encode_each_prompt
+    monkeypatch.setattr("telme.features.text.encode_each_prompt", lambda *a: calls.append(a) or whole(*a))
+    assert encode_dialogue(speakers, texts, tokenizer, max_tokens=6) == expected
+    assert len(calls) == 1
+
+
+def test_build_prompt_is_unchanged_for_empty_and_spaced_texts():
+    """The prompt string as the official code built it: history joined, stripped at the end."""
+    speakers, texts = [1, 2, 1], ["  a  ", "", " \t"]
+    for index in range(3):
+        history = "".join(f"<s{speakers[i]}> {texts[i]} " for i in range(index + 1)).strip()
+        assert build_prompt(speakers, texts, index) == f"{history} </s> Now <s{speakers[index]}> feels"
+    assert encode_dialogue([], [], OfficialRobertaTokenizer.default()) == []
+    with pytest.raises(ValueError, match="speakers"):
+        encode_dialogue([1], ["a", "b"], OfficialRobertaTokenizer.default())

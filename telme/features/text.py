@@ -41,23 +41,85 @@ def fix_cp1252(text: str) -> str:
     return text.translate(_CP1252_FIXES)
 
 
+def _turn(speaker, text):
+    """Utterance `text` of speaker number `speaker` as it reads inside a prompt's history."""
+    return f"<s{speaker}> {text} "
+
+
+def _ending(speaker, text, eos):
+    """The last turn of a prompt and the question after it: `<sK> text </s> Now <sK> feels`."""
+    return f"{_turn(speaker, text).rstrip()} {eos} Now <s{speaker}> feels"
+
+
 def build_prompt(speakers, texts, index, eos="</s>"):
     """The teacher prompt over utterances 0..index; `speakers` are 1-based numbers."""
     if not 0 <= index < len(texts) or len(speakers) != len(texts):
         raise ValueError(
             f"index {index} outside {len(texts)} utterances / {len(speakers)} speakers"
         )
-    context = "".join(f"<s{speakers[i]}> {texts[i]} " for i in range(index + 1)).strip()
-    return f"{context} {eos} Now <s{speakers[index]}> feels"
+    history = "".join(_turn(s, t) for s, t in zip(speakers[:index], texts[:index]))
+    return history + _ending(speakers[index], texts[index], eos)
 
 
 def encode_dialogue(speakers, texts, tokenizer, max_tokens=MAX_TEXT_TOKENS):
-    """One id list per utterance: the last `max_tokens` prompt ids, then the mask id."""
+    """One id list per utterance: the last `max_tokens` prompt ids, then the mask id.
+
+    Linear in the dialogue: every turn is tokenised once, as it reads inside the history, and
+    each prompt is its history's last ids plus its own ending. The pieces are checked against
+    the exact encoding of the longest prompt; where they do not compose (a tokenizer that merges
+    across turns), every prompt is tokenised whole instead (`encode_each_prompt`).
+    """
+    if len(speakers) != len(texts):
+        raise ValueError(f"{len(texts)} utterances but {len(speakers)} speakers")
+    if not texts:
+        return []
+    history = _history_ids(speakers, texts, tokenizer)
+    endings = [tokenizer.encode(_ending(s, t, tokenizer.eos_token)) for s, t in zip(speakers, texts)]
+    if history is None or not _composes(history, endings[-1], speakers, texts, tokenizer):
+        return encode_each_prompt(speakers, texts, tokenizer, max_tokens)
+    flat, ends = history
+    encoded = []
+    for index, ending in enumerate(endings):
+        room = max_tokens - len(ending)  # history ids that still fit before this prompt's ending
+        kept = ending[-max_tokens:] if room <= 0 else flat[max(0, ends[index] - room):ends[index]] + ending
+        encoded.append(kept + [tokenizer.mask_id])
+    return encoded
+
+
+def encode_each_prompt(speakers, texts, tokenizer, max_tokens=MAX_TEXT_TOKENS):
+    """`encode_dialogue` by tokenising every prompt whole: exact for any tokenizer, quadratic."""
     encoded = []
     for index in range(len(texts)):
         ids = tokenizer.encode(build_prompt(speakers, texts, index, eos=tokenizer.eos_token))
         encoded.append(ids[-max_tokens:] + [tokenizer.mask_id])
     return encoded
+
+
+def _history_ids(speakers, texts, tokenizer):
+    """(flat, ends): the ids of turns 0..n-2 end to end, and `ends[i]` = how many precede turn i.
+
+    Each turn is encoded followed by the next turn's speaker token (so whitespace the speaker
+    token strips is stripped here too), whose ids are then cut off; None when they do not end
+    the encoding as expected.
+    """
+    speaker_ids = {k: tokenizer.encode(f"<s{k}>") for k in set(speakers)}
+    flat, ends = [], [0]
+    for index in range(len(texts) - 1):
+        follower = speaker_ids[speakers[index + 1]]
+        ids = tokenizer.encode(_turn(speakers[index], texts[index]) + f"<s{speakers[index + 1]}>")
+        if not follower or ids[-len(follower):] != follower:
+            return None
+        flat.extend(ids[: -len(follower)])
+        ends.append(len(flat))
+    return flat, ends
+
+
+def _composes(history, last_ending, speakers, texts, tokenizer):
+    """Whether the pieces give exactly the ids of the whole dialogue's (longest) prompt."""
+    if len(texts) == 1:
+        return True  # the one prompt is its ending, encoded whole
+    prompt = build_prompt(speakers, texts, len(texts) - 1, eos=tokenizer.eos_token)
+    return history[0] + last_ending == tokenizer.encode(prompt)
 
 
 def collate_left(ids_list, pad_id):
@@ -168,7 +230,8 @@ class HFPromptTokenizer:
         return self.hf_tokenizer.convert_tokens_to_ids(f"<s{number}>")
 
     def encode(self, prompt):
-        return self.hf_tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        # verbose=False: a dialogue longer than the model is fine here, its last ids are kept
+        return self.hf_tokenizer(prompt, add_special_tokens=False, verbose=False)["input_ids"]
 
     def save(self, folder):
         folder = Path(folder)
