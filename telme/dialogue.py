@@ -65,9 +65,11 @@ class Dialogue:
     utterances: tuple = ()  # Utterance, in time order
     source: str = ""  # the clip or transcript it was made from
     duration: float = 0.0  # s, of the whole clip (0 when unknown)
+    warnings: tuple = ()  # str: what was accepted but may be wrong (overlapping cues), for the app/CLI to show
 
     def __post_init__(self):
         object.__setattr__(self, "utterances", tuple(self.utterances))
+        object.__setattr__(self, "warnings", tuple(self.warnings))
 
     def __len__(self):
         return len(self.utterances)
@@ -87,6 +89,7 @@ class Dialogue:
         return {
             "source": self.source,
             "duration": self.duration,
+            "warnings": list(self.warnings),
             "utterances": [utterance.to_dict() for utterance in self.utterances],
         }
 
@@ -96,6 +99,7 @@ class Dialogue:
             utterances=tuple(Utterance.from_dict(u) for u in data["utterances"]),
             source=data.get("source", ""),
             duration=float(data.get("duration", 0.0)),
+            warnings=tuple(data.get("warnings", ())),
         )
 
     def to_rows(self):

@@ -11,6 +11,8 @@ from telme.checkpoints.tiny import tiny_model
 from telme.dialogue import Dialogue, Utterance, rename_speaker
 from telme.features.text import collate_left, encode_dialogue
 from telme.inference import Recognizer, choose_device
+from telme.inference.recognizer import LRUCache, _Output
+from telme.limits import Limits, TooMuchInput
 
 TEXTS = ("Hi there!", "Oh my God, you're back!", "Yeah. How are you?", "Fine.", "Really? You look awful.",
          "Thanks a lot.")
@@ -122,6 +124,68 @@ def test_text_edit_recomputes_only_the_prompts_that_contain_it(model, dialogue, 
     assert recognizer.stats.teacher_rows == 3  # utterances 3, 4, 5
     assert recognizer.stats.audio_rows == recognizer.stats.video_rows == 0
     assert recognizer.stats.fusion_forwards == 2
+
+
+def output(width=4):
+    return _Output(hidden=torch.zeros(width), probs=torch.zeros(3))  # (4 + 3) * 4 = 28 bytes at width 4
+
+
+def test_lru_cache_drops_the_least_recently_used_by_entries_and_by_bytes():
+    cache = LRUCache(max_entries=3)
+    for key in "abc":
+        cache.put(key, output())
+    assert cache.get("a") is not None  # a is now the most recently used
+    cache.put("d", output())
+    assert "b" not in cache and all(key in cache for key in "acd") and cache.evictions == 1
+    assert cache.get("b") is None and len(cache) == 3 and cache.nbytes == 3 * 28
+    by_bytes = LRUCache(max_entries=100, max_bytes=100)  # room for three 28-byte outputs
+    for key in "abcd":
+        by_bytes.put(key, output())
+    assert [key in by_bytes for key in "abcd"] == [False, True, True, True] and by_bytes.nbytes == 84
+    by_bytes.put("big", output(width=40))  # 172 bytes alone: over the bound, so nothing stays
+    assert len(by_bytes) == 0 and by_bytes.nbytes == 0
+    by_bytes.put("c", output())
+    by_bytes.put("c", output())  # replacing an entry counts its bytes once
+    assert by_bytes.nbytes == 28
+
+
+def test_bounded_caches_still_recompute_only_what_an_edit_affects(model, dialogue, media):
+    recognizer = Recognizer(model, cache_entries=6)  # one dialogue's worth per cache
+    first = recognizer.run_dialogue(dialogue, media)
+    edited = Dialogue([replace(u, text="Terrible, thanks.") if i == 3 else u for i, u in enumerate(dialogue)])
+    recognizer.stats.reset()
+    recognizer.run_dialogue(edited, media)
+    assert (recognizer.stats.teacher_rows, recognizer.stats.audio_rows, recognizer.stats.video_rows) == (3, 0, 0)
+    info = recognizer.cache_info()
+    assert info["teacher"]["entries"] == 6 and info["teacher"]["evictions"] == 3  # the old prompts 3, 4, 5
+    assert info["teacher"]["bytes"] == 6 * (model.teacher.cfg.hidden_size + len(model.labels)) * 4
+    recognizer.stats.reset()
+    again = recognizer.run_dialogue(dialogue, media)  # prompts 0-2 stayed (used most recently), 3-5 come back
+    assert recognizer.stats.teacher_rows == 3 and recognizer.stats.audio_rows == 0
+    assert again.to_dict() == first.to_dict()
+
+
+def test_a_dialogue_larger_than_the_cache_completes(model, dialogue, media):
+    small = Recognizer(model, cache_entries=2, batch_size=4)
+    roomy = Recognizer(model, batch_size=4)
+    assert small.run_dialogue(dialogue, media).to_dict() == roomy.run_dialogue(dialogue, media).to_dict()
+    assert small.stats.teacher_rows == 6 and small.cache_info()["teacher"]["entries"] == 2
+    small.stats.reset()
+    small.run_dialogue(dialogue, media)
+    assert small.stats.teacher_rows == 4  # only the two outputs the cache kept are reused
+
+
+def test_limits_refuse_a_huge_cell_at_once(model, dialogue):
+    recognizer = Recognizer(model)
+    huge = Dialogue([replace(u, text="x" * 10_000_000) if i == 2 else u for i, u in enumerate(dialogue)])
+    with pytest.raises(TooMuchInput, match="utterance 2 .* 10,000,000 characters, over the limit of 2,000 characters"):
+        recognizer.run_dialogue(huge)
+    assert recognizer.stats.teacher_rows == 0
+    many = Dialogue([Utterance(i, i + 1.0, "A", "hi") for i in range(601)], source="/srv/uploads/a.srt")
+    with pytest.raises(TooMuchInput, match=r"^a.srt has too many utterances: 601 utterances, over the limit of 600"):
+        recognizer.run_dialogue(many)
+    wide = Recognizer(model, limits=Limits(utterances=1000))
+    assert len(wide.run_dialogue(many).utterances) == 601
 
 
 def test_drop_zeroes_a_student_in_the_fusion_only(model, dialogue, media):

@@ -5,27 +5,32 @@ text teacher in micro-batches of `batch_size`, the audio and video students like
 utterances that have media, then the fusion over consecutive groups of `FusionConfig.group_size`
 utterances (the official batches of 4: utterances of a group attend to each other).
 
-Outputs are cached: teacher outputs by token ids, student outputs by the bytes of the
-utterance's raw audio / frames. Editing one utterance's text re-runs only the prompts that
+Outputs are cached: teacher outputs by (a digest of) token ids, student outputs by a digest of
+the utterance's raw audio / frames. Editing one utterance's text re-runs only the prompts that
 contain it (that one and every later one) and the fusion; `recognizer.stats` counts forwards.
+Each cache is a bounded LRU (`CACHE_ENTRIES` outputs, `CACHE_BYTES` of tensors), so a
+long-running service holds a fixed amount however many dialogues pass through it. A dialogue
+over `telme.limits` (utterances, characters) is refused before anything is tokenised.
 """
 
 import hashlib
 import threading
 from collections import OrderedDict
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from telme.dialogue import speaker_numbers
+from telme.limits import DEFAULT_LIMITS
 from telme.inference.forwards import audio_forward, check_vocabulary
 from telme.inference.results import DialoguePrediction, RecognizerStats, UtterancePrediction
 
 STUDENTS = ("audio", "video")
 MIN_AUDIO_SECONDS = 0.05  # shorter utterance audio is treated as absent (the conv front end needs ~25 ms)
-CACHE_ENTRIES = 4096  # per cache (teacher / audio / video), least recently used dropped first
+CACHE_ENTRIES = 4096  # outputs per cache (teacher / audio / video), least recently used dropped first
+CACHE_BYTES = 64 * 1024 * 1024  # of output tensors per cache; a 768-wide output is ~3 KB
 
 
 def choose_device(preferred=None) -> torch.device:
@@ -51,34 +56,56 @@ def autocast_dtype(device: torch.device, precision: str = "auto"):
 
 @dataclass
 class _Output:
-    hidden: torch.Tensor  # (768,) fp32 on the CPU
+    hidden: torch.Tensor  # (768,) fp32 on the CPU, its own storage (not a view of a batch)
     probs: torch.Tensor  # (L,) fp32 on the CPU
 
+    @property
+    def nbytes(self):
+        return self.hidden.nbytes + self.probs.nbytes
 
-class _Cache(OrderedDict):
-    def __init__(self, size=CACHE_ENTRIES):
-        super().__init__()
-        self.size = size
+
+class LRUCache:
+    """Outputs by key; the least recently used (read or written) go first once the cache holds
+    more than `max_entries` outputs or `max_bytes` of tensors."""
+
+    def __init__(self, max_entries=CACHE_ENTRIES, max_bytes=CACHE_BYTES):
+        if max_entries < 1 or max_bytes < 1:
+            raise ValueError("a cache needs room for at least one entry and one byte")
+        self.max_entries, self.max_bytes = max_entries, max_bytes
+        self.nbytes = 0  # tensor bytes held now
+        self.evictions = 0  # outputs dropped so far
+        self._items = OrderedDict()
+
+    def __len__(self):
+        return len(self._items)
+
+    def __contains__(self, key):
+        return key in self._items
+
+    def get(self, key):
+        """The output for `key` (now the most recently used), or None."""
+        value = self._items.get(key)
+        if value is not None:
+            self._items.move_to_end(key)
+        return value
 
     def put(self, key, value):
-        self[key] = value
-        self.move_to_end(key)
-        while len(self) > self.size:
-            self.popitem(last=False)
-
-
-@dataclass
-class _Caches:
-    teacher: _Cache = field(default_factory=_Cache)
-    audio: _Cache = field(default_factory=_Cache)
-    video: _Cache = field(default_factory=_Cache)
+        if key in self._items:
+            self.nbytes -= self._items.pop(key).nbytes
+        self._items[key] = value
+        self.nbytes += value.nbytes
+        while len(self._items) > self.max_entries or self.nbytes > self.max_bytes:
+            _, dropped = self._items.popitem(last=False)
+            self.nbytes -= dropped.nbytes
+            self.evictions += 1
 
 
 class Recognizer:
     """Runs a loaded `TelME` over dialogues. One instance may serve several threads (a lock
     serialises runs); its caches are shared by all of them."""
 
-    def __init__(self, model, device=None, batch_size: int = 8, precision: str = "auto"):
+    def __init__(self, model, device=None, batch_size: int = 8, precision: str = "auto",
+                 cache_entries: int = CACHE_ENTRIES, cache_bytes: int = CACHE_BYTES, limits=DEFAULT_LIMITS):
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self.device = choose_device(device)
@@ -86,7 +113,9 @@ class Recognizer:
         self.batch_size = batch_size  # utterances per backbone forward (micro-batch)
         self.dtype = autocast_dtype(self.device, precision)
         self.stats = RecognizerStats()
-        self._caches = _Caches()
+        self.limits = limits  # a `telme.limits.Limits`: the most text one dialogue may hold
+        self.cache_entries, self.cache_bytes = cache_entries, cache_bytes  # bounds of each cache
+        self.clear_cache()
         self._lock = threading.Lock()
 
     @property
@@ -106,6 +135,7 @@ class Recognizer:
         """
         if not len(dialogue):
             raise ValueError("the dialogue has no utterances")
+        self.limits.check_dialogue(dialogue)  # before any tokenising: a 10 MB cell is refused at once
         unknown = set(drop) - set(STUDENTS)
         if unknown:
             raise ValueError(f"drop: unknown modalities {sorted(unknown)}; expected audio and/or video")
@@ -126,14 +156,14 @@ class Recognizer:
         texts = dialogue_texts(dialogue, model.profile)
         ids = encode_dialogue(speaker_numbers(dialogue), texts, model.tokenizer, model.profile.max_text_tokens)
         check_vocabulary(ids, model.teacher.cfg.vocab_size)
-        keys = [tuple(row) for row in ids]
+        keys = [_digest(np.asarray(row, dtype=np.int64)) for row in ids]
         inputs = dict(zip(keys, ids))
 
         def forward(chunk):
             input_ids, mask = collate_left([inputs[key] for key in chunk], model.tokenizer.pad_id)  # (B, T)
             return model.teacher(input_ids.to(self.device), mask.to(self.device))
 
-        return self._cached(self._caches.teacher, keys, forward, "teacher", progress, length=len)
+        return self._cached(self._caches["teacher"], keys, forward, "teacher", progress, length=lambda k: len(inputs[k]))
 
     def audio_outputs(self, dialogue, items, progress) -> list:
         """One _Output or None per utterance; None without live student or usable audio."""
@@ -151,7 +181,7 @@ class Recognizer:
             values = [prepare_audio(inputs[key], profile) for key in chunk]
             return audio_forward(self.model.audio, values, self.device)
 
-        return self._cached(self._caches.audio, keys, forward, "audio", progress, length=lambda k: len(inputs[k]))
+        return self._cached(self._caches["audio"], keys, forward, "audio", progress, length=lambda k: len(inputs[k]))
 
     def video_outputs(self, dialogue, items, progress) -> list:
         from telme.features.video import prepare_frames
@@ -166,7 +196,7 @@ class Recognizer:
             pixels = torch.stack([prepare_frames(inputs[key], self.model.profile, duration=key[1]) for key in chunk])
             return self.model.video(pixels.to(self.device))  # (B, 8, 3, S, S) in
 
-        return self._cached(self._caches.video, keys, forward, "video", progress)
+        return self._cached(self._caches["video"], keys, forward, "video", progress)
 
     def fuse(self, teacher, audio, video, drop, progress):
         """Fused probabilities (N, L) and alpha (N,), or (None, None) when the fusion cannot run."""
@@ -219,7 +249,8 @@ class Recognizer:
 
     def _cached(self, cache, keys, forward, part, progress, length=None) -> list:
         """Outputs for `keys` (None = absent), running `forward` only on uncached keys in micro-batches."""
-        todo = [key for key in dict.fromkeys(keys) if key is not None and key not in cache]
+        found = {key: cache.get(key) for key in dict.fromkeys(keys) if key is not None}  # held here: a dialogue
+        todo = [key for key, output in found.items() if output is None]  # larger than the cache still completes
         if length is not None:
             todo.sort(key=length)  # similar lengths share a micro-batch: less padding
         for start in range(0, len(todo), self.batch_size):
@@ -231,15 +262,21 @@ class Recognizer:
             setattr(self.stats, f"{part}_rows", getattr(self.stats, f"{part}_rows") + len(chunk))
             probs = logits.float().softmax(-1).cpu()
             for key, h, p in zip(chunk, hidden.float().cpu(), probs):
-                cache.put(key, _Output(hidden=h, probs=p))
+                found[key] = _Output(hidden=h.clone(), probs=p.clone())  # own storage: the batch can go
+                cache.put(key, found[key])
         progress(part, len(todo), len(todo))
-        return [cache[key] if key is not None else None for key in keys]
+        return [found[key] if key is not None else None for key in keys]
 
     def _autocast(self):
         return torch.autocast(self.device.type, dtype=self.dtype) if self.dtype is not None else nullcontext()
 
     def clear_cache(self):
-        self._caches = _Caches()
+        self._caches = {part: LRUCache(self.cache_entries, self.cache_bytes) for part in ("teacher", *STUDENTS)}
+
+    def cache_info(self) -> dict:
+        """Per cache: outputs held, tensor bytes held, outputs dropped so far."""
+        return {part: {"entries": len(cache), "bytes": cache.nbytes, "evictions": cache.evictions}
+                for part, cache in self._caches.items()}
 
 
 def media_items(media, count):

@@ -22,9 +22,10 @@ from telme.media import segment
 from telme.media.decode import DecodedAudio
 from telme.media.errors import ClipTooLong, NoAudioTrack, NoSpeechFound, TooManySpeakers
 from telme.media.transcripts import read_transcript
+from telme.limits import DEFAULT_LIMITS, MAX_CLIP_SECONDS
 
 SAMPLE_RATE = 16000  # Hz, what ASR and the voice encoder listen at
-MAX_DURATION = 600.0  # s, longest clip analysed (checked before decoding)
+MAX_DURATION = MAX_CLIP_SECONDS  # s, longest clip analysed (checked before decoding)
 SILENCE_PEAK = 1e-3  # a wave whose peak stays under this holds no speech
 
 
@@ -73,6 +74,7 @@ class ClipToDialogue:
     def run(self, path, transcript=None, num_speakers=None, language=None, progress=None):
         """The Dialogue and the clip's decoded audio (no state is kept: instances are shared)."""
         progress = progress or _no_progress
+        DEFAULT_LIMITS.check_transcript(transcript)  # before any reading or decoding
         if num_speakers is not None and num_speakers > MAX_SPEAKERS:
             raise TooManySpeakers(num_speakers, MAX_SPEAKERS)
         if transcript is not None and not isinstance(transcript, Dialogue):
@@ -85,7 +87,7 @@ class ClipToDialogue:
             utterances = self.name_transcript_speakers(wave, transcript, num_speakers, progress)
         else:
             utterances = self.transcribe_and_assign(path, wave, num_speakers, language, progress)
-        dialogue = Dialogue(utterances, source=str(path), duration=audio.duration)
+        dialogue = Dialogue(utterances, source=str(path), duration=audio.duration, warnings=transcript.warnings if transcript else ())
         speaker_numbers(dialogue)  # raises TooManySpeakers beyond nine
         return ClipDialogue(dialogue, audio)
 
@@ -148,7 +150,7 @@ class ClipToDialogue:
         if transcript is None:
             raise ValueError("give a clip, a transcript, or both")
         utterances = [u if u.speaker else replace(u, speaker=speaker_name(0)) for u in transcript]
-        dialogue = Dialogue(utterances, source=transcript.source, duration=transcript.duration)
+        dialogue = Dialogue(utterances, source=transcript.source, duration=transcript.duration, warnings=transcript.warnings)
         speaker_numbers(dialogue)
         return dialogue
 
