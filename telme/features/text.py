@@ -2,7 +2,9 @@
 
 The prompt over utterances 0..i of a dialogue is `<sA> utt <sB> utt ... </s> Now <sK> feels`
 (speakers numbered from 1); its last `max_tokens` ids are kept and the mask token is appended,
-so the teacher pools the last position. Batches are padded on the LEFT.
+so the teacher pools the last position. Batches are padded on the LEFT. `encode_dialogue` builds
+every prompt's ids from per-turn pieces, so a dialogue costs time linear in its length (not
+quadratic, as re-tokenising each prompt's whole history did), with the same ids.
 
 Two tokenizers share one small protocol (`encode(prompt) -> ids` without the mask, `eos_token`,
 `mask_id`, `pad_id`, `kind`, `save(folder)`):
@@ -64,10 +66,11 @@ def build_prompt(speakers, texts, index, eos="</s>"):
 def encode_dialogue(speakers, texts, tokenizer, max_tokens=MAX_TEXT_TOKENS):
     """One id list per utterance: the last `max_tokens` prompt ids, then the mask id.
 
-    Linear in the dialogue: every turn is tokenised once, as it reads inside the history, and
-    each prompt is its history's last ids plus its own ending. The pieces are checked against
-    the exact encoding of the longest prompt; where they do not compose (a tokenizer that merges
-    across turns), every prompt is tokenised whole instead (`encode_each_prompt`).
+    Linear in the dialogue: every turn is tokenised on its own, once as it reads inside the
+    history and once as a prompt's last turn, and each prompt is its history's last ids plus its
+    own ending. The pieces are checked against the exact encoding of the longest prompt (the
+    whole dialogue); where they do not compose (a tokenizer that merges across turns), every
+    prompt is tokenised whole instead (`encode_each_prompt`).
     """
     if len(speakers) != len(texts):
         raise ValueError(f"{len(texts)} utterances but {len(speakers)} speakers")
