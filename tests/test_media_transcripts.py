@@ -88,7 +88,8 @@ def test_vtt_cue_without_an_id_is_named_by_its_block(tmp_path):
 
 
 @pytest.mark.parametrize(("start", "end", "problem"), [
-    ("-00:00:02,000", "00:00:03,000", "negative time"), ("00:00:05,000", "00:00:04,000", "ends before it starts")])
+    ("-00:00:02,000", "00:00:03,000", "negative time"), ("00:00:05,000", "00:00:04,000", "ends before it starts"),
+    ("nan", "00:00:04,000", "not a finite number")])
 def test_csv_row_with_a_bad_time_is_refused_by_name(tmp_path, start, end, problem):
     path = tmp_path / "meld.csv"
     path.write_text(

@@ -13,6 +13,7 @@ import codecs
 import csv
 import html
 import io
+import math
 import re
 from pathlib import Path
 
@@ -29,8 +30,6 @@ SPEAKER_PREFIX = re.compile(
     r"^\s*-?\s*(?P<name>[A-Z][\w.'-]*(?: [A-Z][\w.'-]*){0,2})\s*:\s+(?P<text>\S.*)$"
 )
 NOT_SPEAKERS = {"NOTE", "Note", "Warning", "Translation", "Subtitle", "Subtitles"}
-
-
 BYTE_ORDER_MARKS = (  # UTF-32 first: its little-endian mark begins with UTF-16's
     (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
     (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
@@ -50,6 +49,8 @@ def parse_clock(text):
 
 def check_cue_times(start, end, cue):
     """Refuse a negative time or an end before the start; `cue` names the cue in the message."""
+    if not (math.isfinite(start) and math.isfinite(end)):
+        raise ValueError(f"{cue} has a time that is not a finite number ({start} s to {end} s)")
     if start < 0 or end < 0:
         raise ValueError(f"{cue} has a negative time ({start:.3f} s to {end:.3f} s)")
     if end < start:
