@@ -17,12 +17,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from telme.dialogue import MAX_SPEAKERS, Dialogue, speaker_numbers
+from telme.limits import DEFAULT_LIMITS, MAX_CLIP_SECONDS
 from telme.media import decode as default_decoder
 from telme.media import segment
 from telme.media.decode import DecodedAudio
 from telme.media.errors import ClipTooLong, NoAudioTrack, NoSpeechFound, TooManySpeakers
 from telme.media.transcripts import read_transcript
-from telme.limits import DEFAULT_LIMITS, MAX_CLIP_SECONDS
 
 SAMPLE_RATE = 16000  # Hz, what ASR and the voice encoder listen at
 MAX_DURATION = MAX_CLIP_SECONDS  # s, longest clip analysed (checked before decoding)
