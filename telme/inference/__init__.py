@@ -1,12 +1,13 @@
 """Inference: a loaded TelME over whole dialogues, and a clip straight to emotions.
 
-    Recognizer(model, device=None, batch_size=8).run_dialogue(dialogue, media) -> DialoguePrediction
+    Recognizer(model, device=None, batch_size=None, precision=None).run_dialogue(dialogue, media) -> DialoguePrediction
     analyze_clip(path, model=None, transcript=None, ...) -> ClipAnalysis (dialogue + prediction)
     choose_device(preferred=None): the one place a device is chosen
 """
 
 from telme.inference.clip import analyze_clip, load_clip_media
-from telme.inference.recognizer import Recognizer, autocast_dtype, choose_device
+from telme.inference.precision import autocast_dtype, cpu_supports_bf16
+from telme.inference.recognizer import Recognizer, choose_device
 from telme.inference.results import (
     ANALYSIS_FORMAT,
     ClipAnalysis,
@@ -25,5 +26,6 @@ __all__ = [
     "analyze_clip",
     "autocast_dtype",
     "choose_device",
+    "cpu_supports_bf16",
     "load_clip_media",
 ]

@@ -25,6 +25,7 @@ import torch
 from telme.dialogue import speaker_numbers
 from telme.limits import DEFAULT_LIMITS
 from telme.inference.forwards import audio_forward, check_vocabulary
+from telme.inference.precision import autocast_dtype, batch_sizes, cast_weights, precision_name
 from telme.inference.results import DialoguePrediction, RecognizerStats, UtterancePrediction
 
 STUDENTS = ("audio", "video")
@@ -41,17 +42,6 @@ def choose_device(preferred=None) -> torch.device:
             raise ValueError(f"device {preferred!r} asked for, but CUDA is not available here")
         return device
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def autocast_dtype(device: torch.device, precision: str = "auto"):
-    """bf16 (fp16 where bf16 is unsupported) autocast on CUDA, none (fp32) on CPU."""
-    if precision not in ("auto", "bf16", "fp16", "fp32"):
-        raise ValueError(f"precision must be auto, bf16, fp16 or fp32, not {precision!r}")
-    if device.type != "cuda" or precision == "fp32":
-        return None
-    if precision == "auto":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.bfloat16 if precision == "bf16" else torch.float16
 
 
 @dataclass
@@ -104,14 +94,17 @@ class Recognizer:
     """Runs a loaded `TelME` over dialogues. One instance may serve several threads (a lock
     serialises runs); its caches are shared by all of them."""
 
-    def __init__(self, model, device=None, batch_size: int = 8, precision: str = "auto",
+    def __init__(self, model, device=None, batch_size=None, precision: str | None = None,
                  cache_entries: int = CACHE_ENTRIES, cache_bytes: int = CACHE_BYTES, limits=DEFAULT_LIMITS):
-        if batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
+        """batch_size: utterances per backbone forward, an int or {part: int} (None: per-device
+        defaults); precision: auto, fp32, bf16 or fp16 (None: $TELME_PRECISION or auto), see
+        telme.inference.precision. bf16 stores the backbones' weights in bf16 (in place)."""
         self.device = choose_device(device)
-        self.model = model.to(self.device).eval()
-        self.batch_size = batch_size  # utterances per backbone forward (micro-batch)
         self.dtype = autocast_dtype(self.device, precision)
+        self.precision = precision_name(self.dtype)
+        self.batch_sizes = batch_sizes(batch_size, self.device, self.dtype)  # part -> utterances per forward
+        cast_weights(model, self.dtype)
+        self.model = model.to(self.device).eval()
         self.stats = RecognizerStats()
         self.limits = limits  # a `telme.limits.Limits`: the most text one dialogue may hold
         self.cache_entries, self.cache_bytes = cache_entries, cache_bytes  # bounds of each cache
@@ -253,8 +246,9 @@ class Recognizer:
         todo = [key for key, output in found.items() if output is None]  # larger than the cache still completes
         if length is not None:
             todo.sort(key=length)  # similar lengths share a micro-batch: less padding
-        for start in range(0, len(todo), self.batch_size):
-            chunk = todo[start:start + self.batch_size]
+        size = self.batch_sizes[part]
+        for start in range(0, len(todo), size):
+            chunk = todo[start:start + size]
             progress(part, start, len(todo))
             with self._autocast():
                 hidden, logits = forward(chunk)  # (B, 768), (B, L)
