@@ -1,7 +1,8 @@
 """Measure inference speed and memory: TelME-mini on MELD dev, edit recompute, full-size stages.
 
     python scripts/bench_inference.py [--device cpu|cuda] [--weights W] [--meld-dev CSV]
-                                      [--dialogues N] [--full-size] [--json OUT]
+                                      [--dialogues N] [--full-size] [--compare-precision]
+                                      [--golden DIR] [--json OUT]
 
 1. throughput: `Recognizer.run_dialogue` over the first N MELD dev dialogues, micro-batches of 8
    versus one forward per utterance (fresh caches, one warm-up dialogue first).
@@ -10,6 +11,10 @@
 3. full size (--full-size; default on with --device cuda): the official part shapes (roberta-large,
    data2vec-audio-base, TimeSformer-base) with RANDOM weights on one synthetic dialogue, timed per
    stage. Timing only: its predictions mean nothing and are never printed.
+4. --compare-precision (with --full-size): the same synthetic dialogue through today's path
+   (fp32, micro-batches of 8) and the fast one (bf16, weights pre-cast, per-part micro-batches),
+   side by side: seconds per stage, ratios, peak RSS of each path, the largest change in fused
+   (and per-part) probabilities; and the same change on the golden checkpoints (--golden).
 Speed depends on the machine's load: quote ratios measured in one run.
 """
 
@@ -26,7 +31,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_MELD_DEV = ROOT.parent / "shared" / "data" / "meld" / "dev_sent_emo.csv"
+SHARED = Path(os.environ.get("TELME_SHARED", ROOT.parent / "shared"))
+DEFAULT_MELD_DEV = SHARED / "data" / "meld" / "dev_sent_emo.csv"
+DEFAULT_GOLDEN = SHARED / "reference" / "golden"
 BATCHED, SINGLE = 8, 1  # utterances per backbone forward
 MIN_EDIT_UTTERANCES = 10
 FULL_UTTERANCES = 8
@@ -69,13 +76,35 @@ def memory(device) -> dict:
     return result
 
 
-def timed_run(recognizer, dialogue, media=None, progress=None) -> float:
+def peak_rss_mb() -> float:
+    """The process's peak resident memory (MB): VmHWM, which reset_peak_rss() can reset."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def reset_peak_rss() -> bool:
+    """Start a new peak-RSS window (Linux: write 5 to /proc/self/clear_refs); False if impossible."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def timed_run(recognizer, dialogue, media=None, progress=None, keep=None) -> float:
     import torch
 
     started = time.perf_counter()
-    recognizer.run_dialogue(dialogue, media, progress=progress)
+    prediction = recognizer.run_dialogue(dialogue, media, progress=progress)
     if recognizer.device.type == "cuda":
         torch.cuda.synchronize(recognizer.device)
+    if keep is not None:
+        keep.append(prediction)
     return time.perf_counter() - started
 
 
@@ -194,22 +223,98 @@ def stage_seconds(started, events) -> dict:
     return result
 
 
-def bench_full_size(model, device, count=FULL_UTTERANCES) -> dict:
+def bench_full_size(model, device, count=FULL_UTTERANCES, precision=None, batch_size=BATCHED, keep=None) -> dict:
     """Stage times of one synthetic dialogue (after a one-utterance warm-up) and peak memory."""
     from telme.inference import Recognizer
 
-    recognizer = Recognizer(model, device=device, batch_size=BATCHED)
+    recognizer = Recognizer(model, device=device, batch_size=batch_size, precision=precision)
     timed_run(recognizer, synthetic_dialogue(1), synthetic_media(1, seed=1))
     recognizer.clear_cache()
     recognizer.stats.reset()
     events = {}
     started = time.perf_counter()
     seconds = timed_run(recognizer, synthetic_dialogue(count), synthetic_media(count, seed=2),
-                        progress=lambda step, done, total: events.__setitem__(step, time.perf_counter()))
+                        progress=lambda step, done, total: events.__setitem__(step, time.perf_counter()), keep=keep)
     stats = dataclasses.asdict(recognizer.stats)
     return {"warning": RANDOM_WARNING, "utterances": count, "audio_s": FULL_AUDIO_SECONDS,
             "frames": FULL_FRAMES, "image_px": FULL_IMAGE, "seconds": round(seconds, 3),
-            "stages_s": stage_seconds(started, events), "stats": stats, **memory(device)}
+            "precision": recognizer.precision, "batch_sizes": recognizer.batch_sizes,
+            "stages_s": stage_seconds(started, events), "stats": stats, **memory(device), "vm_hwm_mb": peak_rss_mb()}
+
+
+def bench_compare_precision(model, device, count=FULL_UTTERANCES) -> dict:
+    """Today's path (fp32, batches of 8) then the fast one (bf16, default micro-batches) on the
+    same dialogue; the fast Recognizer casts the backbones to bf16 in place, so it runs second."""
+    from telme.inference import autocast_dtype
+
+    if autocast_dtype(device, "bf16") is None:
+        return {"skipped": f"no native bf16 on this {device.type}: nothing to compare"}
+    predictions, paths = [], {}
+    for name, precision, batch_size in (("before", "fp32", BATCHED), ("after", "bf16", None)):
+        reset_peak_rss()
+        paths[name] = bench_full_size(model, device, count, precision=precision, batch_size=batch_size,
+                                      keep=predictions)
+    before, after = paths["before"]["stages_s"], paths["after"]["stages_s"]
+    ratios = {stage: round(before[stage] / after[stage], 2) for stage in before if after.get(stage)}
+    return {**paths, "ratios": ratios, "per_utterance_s": {name: round(paths[name]["stages_s"]["total"] / count, 3)
+                                                          for name in paths},
+            "max_prob_change": probability_changes(*predictions), "rss_window_reset": reset_peak_rss()}
+
+
+def probability_changes(reference, other) -> dict:
+    """Largest absolute change of any probability, per part (fused, teacher, audio, video)."""
+    changes = {}
+    for part in ("fused", "teacher", "audio", "video"):
+        pairs = [(getattr(a, part), getattr(b, part)) for a, b in zip(reference.utterances, other.utterances)]
+        pairs = [(a, b) for a, b in pairs if a is not None and b is not None]
+        if pairs:
+            changes[part] = float(np.max(np.abs(np.array([a for a, _ in pairs]) - np.array([b for _, b in pairs]))))
+    return changes
+
+
+def golden_fidelity(golden: Path, device) -> dict:
+    """The golden checkpoints (tiny official-layout parts) on the golden inputs: fp32 against the
+    official outputs, and bf16 (pre-cast weights + autocast, as the Recognizer runs) against fp32."""
+    import torch
+
+    from telme.checkpoints import load_official
+    from telme.inference import autocast_dtype
+    from telme.inference.precision import cast_weights
+
+    if not (golden / "golden_io.pt").is_file():
+        return {"skipped": f"golden reference {golden} not found"}
+    configs = json.loads((golden / "configs.json").read_text())
+    backbones = {part: configs[f"{name}_backbone"] for part, name in
+                 (("teacher", "text"), ("audio", "audio"), ("video", "video"))}
+    io = torch.load(golden / "golden_io.pt", weights_only=True)
+    outputs = {}
+    for precision in ("fp32", "bf16"):
+        dtype = autocast_dtype(device, precision)
+        if precision == "bf16" and dtype is None:
+            break
+        model = load_official(golden / "save_model", dataset="meld", backbones=backbones)
+        cast_weights(model, dtype)
+        model.to(device).eval()
+        with torch.inference_mode(), torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None):
+            t_hidden, t_logits = model.teacher(io["input_ids"].to(device), io["attention_mask"].to(device))
+            a_hidden, a_logits = model.audio(io["audio_values"].to(device))
+            v_hidden, v_logits = model.video(io["pixel_values"].to(device))
+            fused = model.fusion(t_hidden.float(), a_hidden.float(), v_hidden.float())
+        outputs[precision] = {"teacher_logits": t_logits, "audio_logits": a_logits, "video_logits": v_logits,
+                              "fused_logits": fused, "teacher_hidden": t_hidden, "audio_hidden": a_hidden,
+                              "video_hidden": v_hidden}
+        outputs[precision] = {name: value.float().cpu() for name, value in outputs[precision].items()}
+    fp32 = outputs["fp32"]
+    result = {"device": str(device),
+              "fp32_max_abs_diff_vs_official": max((fp32[name] - io[name]).abs().max().item() for name in fp32)}
+    if "bf16" in outputs:
+        bf16 = outputs["bf16"]
+        result["bf16_max_prob_change"] = {
+            name.split("_")[0]: (bf16[name].softmax(-1) - fp32[name].softmax(-1)).abs().max().item()
+            for name in ("fused_logits", "teacher_logits", "audio_logits", "video_logits")}
+    else:
+        result["bf16_max_prob_change"] = f"skipped: no native bf16 on this {device.type}"
+    return result
 
 
 def parameters_m(model) -> dict:
@@ -243,6 +348,14 @@ def print_report(results):
             print(f"{run['run']:<11} {run['seconds']:>9.4f} {run['teacher_rows']:>13} {run['ratio_to_cold']:>8.3f}")
     if "full_size" in results:
         _print_full_size(results["full_size"], results["full_size_build"])
+    if "compare_precision" in results:
+        _print_comparison(results["compare_precision"], results["full_size_build"])
+    if "golden_fidelity" in results:
+        g = results["golden_fidelity"]
+        print(f"\n## 5. golden checkpoints on {g.get('device', '-')}: {g.get('skipped', '')}")
+        if "skipped" not in g:
+            print(f"fp32 vs official outputs: max abs diff {g['fp32_max_abs_diff_vs_official']:.2e}")
+            print(f"bf16 vs fp32, largest probability change: {_changes_text(g['bf16_max_prob_change'])}")
 
 
 def _memory_text(section) -> str:
@@ -263,6 +376,31 @@ def _print_full_size(f, build):
     print(f"forwards: {f['stats']}\nafter warm-up + run: {_memory_text(f)}")
 
 
+def _changes_text(changes) -> str:
+    if isinstance(changes, str):
+        return changes
+    return "  ".join(f"{part} {value:.4f}" for part, value in changes.items())
+
+
+def _print_comparison(c, build):
+    print(f"\n## 4. precision, before/after on the full-size shapes (params M: {build['params_m']})")
+    if "skipped" in c:
+        print(c["skipped"])
+        return
+    print(f"!!! {c['before']['warning']} !!!")
+    before, after = c["before"], c["after"]
+    print(f"before: {before['precision']}, batches {before['batch_sizes']}\nafter:  {after['precision']}, "
+          f"batches {after['batch_sizes']}, backbone weights stored in bf16")
+    print(f"{'stage':<8} {'before s':>9} {'after s':>9} {'ratio':>7}")
+    for stage, seconds in before["stages_s"].items():
+        print(f"{stage:<8} {seconds:>9.3f} {after['stages_s'].get(stage, float('nan')):>9.3f} "
+              f"{c['ratios'].get(stage, float('nan')):>7.2f}")
+    print(f"per utterance: {c['per_utterance_s']['before']:.3f} s -> {c['per_utterance_s']['after']:.3f} s")
+    print(f"peak RSS: before {before['vm_hwm_mb']:.0f} MB, after {after['vm_hwm_mb']:.0f} MB"
+          + ("" if c["rss_window_reset"] else " (could not reset the peak between paths)"))
+    print(f"largest probability change after vs before: {_changes_text(c['max_prob_change'])}")
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", choices=("cpu", "cuda"), default=None, help="default: choose_device()")
@@ -271,6 +409,11 @@ def parse_args(argv=None):
     parser.add_argument("--dialogues", type=int, default=20, help="first N dev dialogues for throughput")
     parser.add_argument("--full-size", action=argparse.BooleanOptionalAction, default=None,
                         help="time the official shapes (default: only on CUDA)")
+    parser.add_argument("--compare-precision", action="store_true",
+                        help="full size: today's fp32 path vs bf16 (pre-cast, per-part micro-batches), side by side")
+    parser.add_argument("--precision", default=None, help="precision of the plain full-size section (default: auto)")
+    parser.add_argument("--golden", type=Path, default=DEFAULT_GOLDEN,
+                        help="golden checkpoints folder for the fidelity check (with --compare-precision)")
     parser.add_argument("--repeat", type=int, default=3, help="edit sequences (median reported)")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     parser.add_argument("--json", type=Path, default=None, help="write every number here")
@@ -307,12 +450,17 @@ def main(argv=None) -> dict:
     device = choose_device(args.device)
     results = {"environment": environment(device), "notes": [], **memory(device)}
     bench_mini(args, device, results)
-    if args.full_size if args.full_size is not None else device.type == "cuda":
+    if args.compare_precision:
+        results["golden_fidelity"] = golden_fidelity(args.golden, device)
+    if args.compare_precision or (args.full_size if args.full_size is not None else device.type == "cuda"):
         started = time.perf_counter()
         model = full_size_model()
         results["full_size_build"] = {"seconds": round(time.perf_counter() - started, 2), **memory(device),
                                       "params_m": parameters_m(model)}
-        results["full_size"] = bench_full_size(model, device)
+        if args.compare_precision:
+            results["compare_precision"] = bench_compare_precision(model, device)
+        else:
+            results["full_size"] = bench_full_size(model, device, precision=args.precision)
     print_report(results)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))

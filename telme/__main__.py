@@ -28,13 +28,17 @@ def main(argv=None) -> int:
 def build_parser(wanted=None) -> argparse.ArgumentParser:
     """The parser; the training subcommands' options are added only when `wanted` names one."""
     parser = argparse.ArgumentParser(prog="python -m telme", description="TelME emotion recognition in conversation.")
-    commands = parser.add_subparsers(dest="command", metavar="{convert,analyze,evaluate,train}")
+    commands = parser.add_subparsers(dest="command", metavar="{convert,analyze,fetch-official,evaluate,train}")
     add_convert(commands.add_parser("convert", help="official release folder -> project bundle",
                                     description="Convert an official TelME save_model/ folder into a bundle "
                                                 "(config.json + model.safetensors + tokenizer/)."))
     add_analyze(commands.add_parser("analyze", help="clip -> JSON of utterances with all probabilities",
                                     description="Transcribe a clip (or read its transcript), find the speakers "
                                                 "and write every utterance's emotion probabilities as JSON."))
+    fetch = commands.add_parser("fetch-official", help="download the authors' weights -> bundles",
+                                description="Download the official TelME release (Google Drive), check it and "
+                                            "convert it into bundles.")
+    add_fetch(fetch, load=(wanted == "fetch-official"))
     for name, help_text in (("evaluate", "score a model on a dataset split"), ("train", "train TelME stages")):
         sub = commands.add_parser(name, help=help_text, description=help_text)
         add_training(sub, name, load=(wanted == name))
@@ -73,7 +77,11 @@ def add_analyze(parser):
     parser.add_argument("--dataset", choices=("meld", "iemocap"), default="meld",
                         help="label set when --weights is an official release folder")
     parser.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: CUDA when available)")
-    parser.add_argument("--batch-size", type=int, default=8, help="utterances per backbone forward (default: 8)")
+    parser.add_argument("--batch-size", type=int, help="utterances per backbone forward (default: 8; 2 for the "
+                                                       "students in bf16 on CPU)")
+    parser.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"),
+                        help="auto (default, or $TELME_PRECISION): bf16 on CUDA, fp32 on CPU; bf16 on CPU "
+                             "needs native bf16 (AVX512-BF16/AMX)")
     parser.add_argument("--drop", action="append", choices=("audio", "video"), default=[],
                         help="replace this student's vectors by zeros in the fusion (repeatable)")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
@@ -86,7 +94,7 @@ def run_analyze(args) -> int:
 
     progress = None if args.quiet else print_progress
     model = load_model(args.weights, dataset=args.dataset)
-    recognizer = Recognizer(model, device=args.device, batch_size=args.batch_size)
+    recognizer = Recognizer(model, device=args.device, batch_size=args.batch_size, precision=args.precision)
     for reason in model.missing:
         print(f"note: {reason}", file=sys.stderr)
     analysis = analyze_clip(args.clip, recognizer, transcript=args.transcript, asr_model=args.asr_model,
@@ -99,6 +107,14 @@ def run_analyze(args) -> int:
         Path(args.json).write_text(text + "\n", encoding="utf-8")
         print(f"wrote {args.json} ({len(analysis.prediction.utterances)} utterances)", file=sys.stderr)
     return 0
+
+
+def add_fetch(parser, load):
+    """Options come from telme.checkpoints.fetch (it imports torch), only when this subcommand runs."""
+    if load:
+        from telme.checkpoints.fetch import add_fetch_arguments
+
+        add_fetch_arguments(parser)
 
 
 def add_training(parser, name, load):

@@ -2,7 +2,8 @@
 
     config.json        {format_version, name, labels, profile, tokenizer, teacher, audio, video,
                         fusion (config dicts, null when absent), trained {part: bool}, missing, card}
-    model.safetensors  every present part's tensors, fp32, keys prefixed "teacher.", "audio.", ...
+    model.safetensors  every present part's tensors, fp32 (fp16 with half=True; loading makes them
+                       fp32 again), keys prefixed "teacher.", "audio.", ...
     tokenizer/         the prompt tokenizer's files (telme.features.text.load_prompt_tokenizer)
 """
 
@@ -27,14 +28,21 @@ class UnpinnedRevisionWarning(UserWarning):
     """A Hub bundle was loaded without a pinned revision, so its contents may change."""
 
 
-def save_bundle(model: TelME, folder, name: str | None = None) -> Path:
-    """Write `model` as a bundle into `folder` (created); returns the folder."""
+def save_bundle(model: TelME, folder, name: str | None = None, half: bool = False) -> Path:
+    """Write `model` as a bundle into `folder` (created); returns the folder.
+
+    half: store floating-point tensors as fp16 (half the file; each weight rounded to fp16).
+    """
     from safetensors.torch import save_file
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     config = bundle_config(model, name)
-    save_file(prefixed_state(model.parts()), str(folder / WEIGHTS_FILE), metadata={"format": "pt"})
+    state = prefixed_state(model.parts())
+    if half:
+        state = {key: tensor.half() if tensor.is_floating_point() else tensor for key, tensor in state.items()}
+        config["card"]["storage"] = "fp16"
+    save_file(state, str(folder / WEIGHTS_FILE), metadata={"format": "pt"})
     (folder / WEIGHTS_FILE).chmod(0o644)  # safetensors writes 0600; a bundle is meant to be shared
     if model.tokenizer is not None:
         model.tokenizer.save(folder / TOKENIZER_FOLDER)
