@@ -163,6 +163,12 @@ def bench_edits(model, dialogue, warmup, device, repeat) -> dict:
     return {"source": dialogue.source, "utterances": len(dialogue), "repeat": repeat, "runs": runs, **memory(device)}
 
 
+def tiny_model():
+    from telme.checkpoints.tiny import tiny_model as build
+
+    return build()
+
+
 def full_size_model():
     """The official part shapes (shipped configs, no Hub) with RANDOM weights, marked live for timing."""
     import torch
@@ -231,15 +237,20 @@ def bench_full_size(model, device, count=FULL_UTTERANCES, precision=None, batch_
     timed_run(recognizer, synthetic_dialogue(1), synthetic_media(1, seed=1))
     recognizer.clear_cache()
     recognizer.stats.reset()
-    events = {}
-    started = time.perf_counter()
-    seconds = timed_run(recognizer, synthetic_dialogue(count), synthetic_media(count, seed=2),
-                        progress=lambda step, done, total: events.__setitem__(step, time.perf_counter()), keep=keep)
+    events, cpu_events = {}, {}
+
+    def progress(step, done, total):
+        events[step], cpu_events[step] = time.perf_counter(), time.process_time()
+
+    started, cpu_started = time.perf_counter(), time.process_time()
+    seconds = timed_run(recognizer, synthetic_dialogue(count), synthetic_media(count, seed=2), progress=progress,
+                        keep=keep)
     stats = dataclasses.asdict(recognizer.stats)
     return {"warning": RANDOM_WARNING, "utterances": count, "audio_s": FULL_AUDIO_SECONDS,
             "frames": FULL_FRAMES, "image_px": FULL_IMAGE, "seconds": round(seconds, 3),
             "precision": recognizer.precision, "batch_sizes": recognizer.batch_sizes,
-            "stages_s": stage_seconds(started, events), "stats": stats, **memory(device), "vm_hwm_mb": peak_rss_mb()}
+            "stages_s": stage_seconds(started, events), "stages_cpu_s": stage_seconds(cpu_started, cpu_events),
+            "stats": stats, **memory(device), "vm_hwm_mb": peak_rss_mb()}
 
 
 def bench_compare_precision(model, device, count=FULL_UTTERANCES) -> dict:
@@ -256,7 +267,9 @@ def bench_compare_precision(model, device, count=FULL_UTTERANCES) -> dict:
                                       keep=predictions)
     before, after = paths["before"]["stages_s"], paths["after"]["stages_s"]
     ratios = {stage: round(before[stage] / after[stage], 2) for stage in before if after.get(stage)}
-    return {**paths, "ratios": ratios, "per_utterance_s": {name: round(paths[name]["stages_s"]["total"] / count, 3)
+    cpu_before, cpu_after = paths["before"]["stages_cpu_s"], paths["after"]["stages_cpu_s"]
+    cpu_ratios = {stage: round(cpu_before[stage] / cpu_after[stage], 2) for stage in cpu_before if cpu_after.get(stage)}
+    return {**paths, "ratios": ratios, "cpu_time_ratios": cpu_ratios, "per_utterance_s": {name: round(paths[name]["stages_s"]["total"] / count, 3)
                                                           for name in paths},
             "max_prob_change": probability_changes(*predictions), "rss_window_reset": reset_peak_rss()}
 
@@ -270,6 +283,20 @@ def probability_changes(reference, other) -> dict:
         if pairs:
             changes[part] = float(np.max(np.abs(np.array([a for a, _ in pairs]) - np.array([b for _, b in pairs]))))
     return changes
+
+
+def golden_outputs(model, io, device) -> dict:
+    """Every golden output the loaded parts can give (a golden subset may lack some parts)."""
+    outputs = {}
+    outputs["teacher_hidden"], outputs["teacher_logits"] = model.teacher(io["input_ids"].to(device),
+                                                                         io["attention_mask"].to(device))
+    for part, inputs in (("audio", "audio_values"), ("video", "pixel_values")):
+        if model.part(part) is not None:
+            outputs[f"{part}_hidden"], outputs[f"{part}_logits"] = model.part(part)(io[inputs].to(device))
+    if model.fusion is not None and "audio_hidden" in outputs and "video_hidden" in outputs:
+        hidden = (outputs[f"{part}_hidden"].float() for part in ("teacher", "audio", "video"))
+        outputs["fused_logits"] = model.fusion(*hidden)
+    return outputs
 
 
 def golden_fidelity(golden: Path, device) -> dict:
@@ -296,22 +323,16 @@ def golden_fidelity(golden: Path, device) -> dict:
         cast_weights(model, dtype)
         model.to(device).eval()
         with torch.inference_mode(), torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None):
-            t_hidden, t_logits = model.teacher(io["input_ids"].to(device), io["attention_mask"].to(device))
-            a_hidden, a_logits = model.audio(io["audio_values"].to(device))
-            v_hidden, v_logits = model.video(io["pixel_values"].to(device))
-            fused = model.fusion(t_hidden.float(), a_hidden.float(), v_hidden.float())
-        outputs[precision] = {"teacher_logits": t_logits, "audio_logits": a_logits, "video_logits": v_logits,
-                              "fused_logits": fused, "teacher_hidden": t_hidden, "audio_hidden": a_hidden,
-                              "video_hidden": v_hidden}
+            outputs[precision] = golden_outputs(model, io, device)
         outputs[precision] = {name: value.float().cpu() for name, value in outputs[precision].items()}
     fp32 = outputs["fp32"]
-    result = {"device": str(device),
+    result = {"device": str(device), "outputs_checked": sorted(fp32),
               "fp32_max_abs_diff_vs_official": max((fp32[name] - io[name]).abs().max().item() for name in fp32)}
     if "bf16" in outputs:
         bf16 = outputs["bf16"]
         result["bf16_max_prob_change"] = {
             name.split("_")[0]: (bf16[name].softmax(-1) - fp32[name].softmax(-1)).abs().max().item()
-            for name in ("fused_logits", "teacher_logits", "audio_logits", "video_logits")}
+            for name in ("fused_logits", "teacher_logits", "audio_logits", "video_logits") if name in fp32}
     else:
         result["bf16_max_prob_change"] = f"skipped: no native bf16 on this {device.type}"
     return result
@@ -348,6 +369,10 @@ def print_report(results):
             print(f"{run['run']:<11} {run['seconds']:>9.4f} {run['teacher_rows']:>13} {run['ratio_to_cold']:>8.3f}")
     if "full_size" in results:
         _print_full_size(results["full_size"], results["full_size_build"])
+    if "full_size_cpu" in results:
+        c = results["full_size_cpu"]
+        print(f"\nsame dialogue on the CPU ({c['precision']}): {c['seconds']:.3f} s, stages {c['stages_s']}; "
+              f"CPU / {results['environment']['device']}: x{results['cpu_over_device']}")
     if "compare_precision" in results:
         _print_comparison(results["compare_precision"], results["full_size_build"])
     if "golden_fidelity" in results:
@@ -373,6 +398,7 @@ def _print_full_size(f, build):
     print(f"{'stage':<8} {'seconds':>9}")
     for stage, seconds in f["stages_s"].items():
         print(f"{stage:<8} {seconds:>9.3f}")
+    print(f"precision {f['precision']}, batches {f['batch_sizes']}: {f['utterances'] / f['seconds']:.2f} utterances/s")
     print(f"forwards: {f['stats']}\nafter warm-up + run: {_memory_text(f)}")
 
 
@@ -391,10 +417,13 @@ def _print_comparison(c, build):
     before, after = c["before"], c["after"]
     print(f"before: {before['precision']}, batches {before['batch_sizes']}\nafter:  {after['precision']}, "
           f"batches {after['batch_sizes']}, backbone weights stored in bf16")
-    print(f"{'stage':<8} {'before s':>9} {'after s':>9} {'ratio':>7}")
+    print("wall = seconds on the clock; cpu = CPU seconds of this process (less sensitive to other load)")
+    print(f"{'stage':<8} {'before s':>9} {'after s':>9} {'ratio':>7} {'cpu before':>11} {'cpu after':>10} {'ratio':>7}")
+    nan = float("nan")
     for stage, seconds in before["stages_s"].items():
-        print(f"{stage:<8} {seconds:>9.3f} {after['stages_s'].get(stage, float('nan')):>9.3f} "
-              f"{c['ratios'].get(stage, float('nan')):>7.2f}")
+        print(f"{stage:<8} {seconds:>9.3f} {after['stages_s'].get(stage, nan):>9.3f} {c['ratios'].get(stage, nan):>7.2f} "
+              f"{before['stages_cpu_s'].get(stage, nan):>11.3f} {after['stages_cpu_s'].get(stage, nan):>10.3f} "
+              f"{c['cpu_time_ratios'].get(stage, nan):>7.2f}")
     print(f"per utterance: {c['per_utterance_s']['before']:.3f} s -> {c['per_utterance_s']['after']:.3f} s")
     print(f"peak RSS: before {before['vm_hwm_mb']:.0f} MB, after {after['vm_hwm_mb']:.0f} MB"
           + ("" if c["rss_window_reset"] else " (could not reset the peak between paths)"))
@@ -409,6 +438,11 @@ def parse_args(argv=None):
     parser.add_argument("--dialogues", type=int, default=20, help="first N dev dialogues for throughput")
     parser.add_argument("--full-size", action=argparse.BooleanOptionalAction, default=None,
                         help="time the official shapes (default: only on CUDA)")
+    parser.add_argument("--utterances", type=int, default=FULL_UTTERANCES, help="full size: utterances in the dialogue")
+    parser.add_argument("--cpu-ratio", action="store_true",
+                        help="full size on CUDA: the same dialogue on the CPU too (fp32, a fresh model)")
+    parser.add_argument("--tiny", action="store_true",
+                        help="full-size sections on a tiny random model (dry runs of the code path; no timing)")
     parser.add_argument("--compare-precision", action="store_true",
                         help="full size: today's fp32 path vs bf16 (pre-cast, per-part micro-batches), side by side")
     parser.add_argument("--precision", default=None, help="precision of the plain full-size section (default: auto)")
@@ -453,14 +487,21 @@ def main(argv=None) -> dict:
     if args.compare_precision:
         results["golden_fidelity"] = golden_fidelity(args.golden, device)
     if args.compare_precision or (args.full_size if args.full_size is not None else device.type == "cuda"):
+        build = tiny_model if args.tiny else full_size_model
         started = time.perf_counter()
-        model = full_size_model()
+        model = build()
         results["full_size_build"] = {"seconds": round(time.perf_counter() - started, 2), **memory(device),
-                                      "params_m": parameters_m(model)}
+                                      "params_m": parameters_m(model), "tiny": args.tiny}
         if args.compare_precision:
-            results["compare_precision"] = bench_compare_precision(model, device)
+            results["compare_precision"] = bench_compare_precision(model, device, args.utterances)
         else:
-            results["full_size"] = bench_full_size(model, device, precision=args.precision)
+            results["full_size"] = bench_full_size(model, device, args.utterances, precision=args.precision,
+                                                   batch_size=None)
+        if args.cpu_ratio and device.type != "cpu":
+            del model
+            cpu = torch.device("cpu")
+            results["full_size_cpu"] = bench_full_size(build(), cpu, args.utterances, precision="fp32")
+            results["cpu_over_device"] = round(results["full_size_cpu"]["seconds"] / results["full_size"]["seconds"], 1)
     print_report(results)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
