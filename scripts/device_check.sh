@@ -24,16 +24,18 @@ while [ $# -gt 0 ]; do
     *) echo "error: unknown option $1 (expected --out DIR, --cpu-dry-run)" >&2; exit 2 ;;
   esac
 done
-if [ ! -f .device/clip.npz ]; then
-  echo "error: .device/ is missing: run scripts/device_prepare.sh first (and carry .device to the device)" >&2
+DEVICE_DIR=${DEVICE_DIR:-.device}  # what scripts/device_prepare.sh filled
+if [ ! -f "$DEVICE_DIR/clip.npz" ]; then
+  echo "error: $DEVICE_DIR/ is missing: run scripts/device_prepare.sh first (and carry .device to the device)" >&2
   exit 2
 fi
+DEVICE_DIR=$(cd "$DEVICE_DIR" && pwd)
 mkdir -p "$OUT_DIR"
 PYTHON=${PYTHON:-python3}
-export PYTHONPATH=$PWD PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TELME_SHARED=$PWD/.device/shared
-if compgen -G ".device/wheels/*.whl" >/dev/null; then
+export PYTHONPATH=$PWD PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TELME_SHARED=$DEVICE_DIR/shared
+if compgen -G "$DEVICE_DIR/wheels/*.whl" >/dev/null; then
   "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/telme-wheels \
-    .device/wheels/*.whl && export PYTHONPATH=$PYTHONPATH:/tmp/telme-wheels
+    "$DEVICE_DIR"/wheels/*.whl && export PYTHONPATH=$PYTHONPATH:/tmp/telme-wheels
 fi
 if [ "$DRY_RUN" = 1 ]; then
   DEVICE=cpu; TINY=--tiny; BIG_DIALOGUE=4
@@ -66,13 +68,13 @@ command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,dri
   | tee -a "$OUT_DIR/environment.txt"
 step pytest_gpu 240 "$PYTHON" -m pytest -q -m gpu -p no:cacheprovider -rs \
   tests/test_inference_precision.py tests/test_inference_recognizer.py
-step golden 120 "$PYTHON" scripts/device_steps.py golden --golden .device/shared/reference/golden \
+step golden 120 "$PYTHON" scripts/device_steps.py golden --golden "$DEVICE_DIR/shared/reference/golden" \
   --device "$DEVICE" --json "$OUT_DIR/golden.json"
 step bench 300 "$PYTHON" scripts/bench_inference.py --device "$DEVICE" --full-size --cpu-ratio $TINY \
   --meld-dev /nonexistent --json "$OUT_DIR/bench.json"
 step bench_long 120 "$PYTHON" scripts/bench_inference.py --device "$DEVICE" --full-size $TINY \
   --utterances "$BIG_DIALOGUE" --meld-dev /nonexistent --json "$OUT_DIR/bench_long.json"
-step clip 180 "$PYTHON" scripts/device_steps.py clip .device/clip.npz --device "$DEVICE" $TINY \
+step clip 180 "$PYTHON" scripts/device_steps.py clip "$DEVICE_DIR/clip.npz" --device "$DEVICE" $TINY \
   --json "$OUT_DIR/clip.json"
 echo "=== summary ($OUT_DIR)"
 cat "$OUT_DIR/summary.txt"

@@ -18,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARED=${TELME_SHARED:-../shared}
 GOLDEN=$SHARED/reference/golden
-DEST=.device
+DEST=${DEVICE_DIR:-.device}
 LIMIT_MB=64
 
 if [ ! -f "$GOLDEN/golden_io.pt" ]; then
