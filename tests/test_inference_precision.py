@@ -182,3 +182,30 @@ def test_cuda_recognizer_defaults_to_bf16_with_pre_cast_weights(dialogue, media)
     cuda_fp32 = Recognizer(tiny_model(seed=3), device="cuda", precision="fp32").run_dialogue(dialogue, media)
     for source in ("teacher", "audio", "video", "fused"):
         assert (probs(cuda_fp32, source) - probs(exact, source)).abs().max().item() <= 1e-4, source
+
+
+def test_fused_timesformer_attention_is_the_same_math_and_can_be_undone():
+    from telme.inference.precision import use_fused_attention
+
+    model = tiny_model(seed=5)
+    pixels = torch.randn(2, 8, 3, 32, 32)
+    with torch.inference_mode():
+        original = model.video(pixels)[0]
+        use_fused_attention(model, enabled=True)
+        fused = model.video(pixels)[0]
+        use_fused_attention(model, enabled=False)
+        again = model.video(pixels)[0]
+    assert (fused - original).abs().max().item() <= 1e-5
+    assert torch.equal(again, original)  # transformers' own forward is back
+
+
+def test_fp32_recognizer_keeps_transformers_attention(monkeypatch):
+    from transformers.models.timesformer.modeling_timesformer import TimesformerSelfAttention
+
+    monkeypatch.setattr("telme.inference.precision.cpu_supports_bf16", lambda: True)
+    model = tiny_model()
+    Recognizer(model, device="cpu", precision="bf16")
+    attention = [m for m in model.video.modules() if isinstance(m, TimesformerSelfAttention)]
+    assert attention and all("forward" in vars(m) for m in attention)
+    Recognizer(model, device="cpu", precision="fp32")
+    assert not any("forward" in vars(m) for m in attention)
