@@ -269,8 +269,8 @@ def bench_compare_precision(model, device, count=FULL_UTTERANCES) -> dict:
     ratios = {stage: round(before[stage] / after[stage], 2) for stage in before if after.get(stage)}
     cpu_before, cpu_after = paths["before"]["stages_cpu_s"], paths["after"]["stages_cpu_s"]
     cpu_ratios = {stage: round(cpu_before[stage] / cpu_after[stage], 2) for stage in cpu_before if cpu_after.get(stage)}
-    return {**paths, "ratios": ratios, "cpu_time_ratios": cpu_ratios, "per_utterance_s": {name: round(paths[name]["stages_s"]["total"] / count, 3)
-                                                          for name in paths},
+    per_utterance = {name: round(path["stages_s"]["total"] / count, 3) for name, path in paths.items()}
+    return {**paths, "ratios": ratios, "cpu_time_ratios": cpu_ratios, "per_utterance_s": per_utterance,
             "max_prob_change": probability_changes(*predictions), "rss_window_reset": reset_peak_rss()}
 
 
@@ -322,7 +322,8 @@ def golden_fidelity(golden: Path, device) -> dict:
         model = load_official(golden / "save_model", dataset="meld", backbones=backbones)
         cast_weights(model, dtype)
         model.to(device).eval()
-        with torch.inference_mode(), torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None):
+        autocast = torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None)
+        with torch.inference_mode(), autocast:
             outputs[precision] = golden_outputs(model, io, device)
         outputs[precision] = {name: value.float().cpu() for name, value in outputs[precision].items()}
     fp32 = outputs["fp32"]
@@ -421,7 +422,8 @@ def _print_comparison(c, build):
     print(f"{'stage':<8} {'before s':>9} {'after s':>9} {'ratio':>7} {'cpu before':>11} {'cpu after':>10} {'ratio':>7}")
     nan = float("nan")
     for stage, seconds in before["stages_s"].items():
-        print(f"{stage:<8} {seconds:>9.3f} {after['stages_s'].get(stage, nan):>9.3f} {c['ratios'].get(stage, nan):>7.2f} "
+        print(f"{stage:<8} {seconds:>9.3f} {after['stages_s'].get(stage, nan):>9.3f} "
+              f"{c['ratios'].get(stage, nan):>7.2f} "
               f"{before['stages_cpu_s'].get(stage, nan):>11.3f} {after['stages_cpu_s'].get(stage, nan):>10.3f} "
               f"{c['cpu_time_ratios'].get(stage, nan):>7.2f}")
     print(f"per utterance: {c['per_utterance_s']['before']:.3f} s -> {c['per_utterance_s']['after']:.3f} s")

@@ -58,7 +58,7 @@ def read_clip(npz: Path):
 
     with np.load(npz) as data:
         dialogue = Dialogue.from_dict(json.loads(data["dialogue"].tobytes().decode()))
-        media = [SimpleNamespace(audio=data[f"audio_{i}"], frames=data[f"frames_{i}"] if f"frames_{i}" in data else None)
+        media = [SimpleNamespace(audio=data[f"audio_{i}"], frames=data.get(f"frames_{i}"))
                  for i in range(len(dialogue))]
     return dialogue, media
 

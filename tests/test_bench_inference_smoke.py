@@ -66,3 +66,24 @@ def test_full_size_section_runs_every_stage(bench):
     assert set(section["stages_s"]) == {"teacher", "audio", "video", "fusion", "total"}
     assert section["stats"]["audio_rows"] == section["stats"]["video_rows"] == 3
     assert "RANDOM" in section["warning"]
+
+
+def test_compare_precision_reports_both_paths_ratios_and_changes(bench):
+    from telme.inference import cpu_supports_bf16
+
+    torch.manual_seed(0)
+    section = bench.bench_compare_precision(tiny_model(), torch.device("cpu"), count=3)
+    if not cpu_supports_bf16():
+        assert "skipped" in section
+        return
+    assert (section["before"]["precision"], section["after"]["precision"]) == ("fp32", "bf16")
+    assert section["before"]["batch_sizes"]["video"] == 8 and section["after"]["batch_sizes"]["video"] == 2
+    assert set(section["ratios"]) == {"teacher", "audio", "video", "fusion", "total"}
+    assert 0 < section["max_prob_change"]["fused"] < 0.05  # bf16 rounds, a little
+    assert section["after"]["vm_hwm_mb"] > 0
+
+
+def test_golden_fidelity_on_cpu(bench, reference_dir):
+    result = bench.golden_fidelity(reference_dir / "golden", torch.device("cpu"))
+    assert result["fp32_max_abs_diff_vs_official"] <= 1e-5
+    assert len(result["outputs_checked"]) == 7

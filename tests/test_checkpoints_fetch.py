@@ -97,7 +97,8 @@ def test_half_storage_is_fp16_on_disk_and_close_to_fp32(golden, release_tarball,
 def test_release_that_does_not_fit_the_full_size_configs_is_refused_and_nothing_written(release_tarball, tmp_path):
     """Without the tiny backbones the shapes are the full-size ones: the tiny golden files do not fit."""
     to = tmp_path / "weights"
-    with pytest.raises(FetchError, match=r"does not fit the official layout \(MELD/save_model/teacher.bin: 352 missing"):
+    layout = r"does not fit the official layout \(MELD/save_model/teacher.bin: 352 missing"
+    with pytest.raises(FetchError, match=layout):
         fetch_official(to, datasets=("meld",), archive=release_tarball)
     assert not to.exists()
 
