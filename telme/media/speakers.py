@@ -1,30 +1,56 @@
-"""Who speaks when: voice embeddings (resemblyzer, weights shipped in its wheel) + clustering.
+"""Who speaks when: a speaker label per time span, and how sure the count is.
 
-`VoiceClusterer(wave_16k, spans, num_speakers=None) -> labels` numbers speakers 0, 1, ... by
-first appearance. The number of speakers is estimated when not given: one speaker when every
-span sounds alike, else the k in 2..9 with the best silhouette. The encoder loads on first use.
+`VoiceClusterer(wave_16k, spans, num_speakers=None) -> SpeakerTurns` describes every span's voice
+(telme.media.diarize), then clusters the spans that last at least MIN_VOTING_SPAN with average
+linkage; the number of speakers (1 included) is the number of groups left when every merge
+closer than THRESHOLD is made. Shorter spans (one-word replies) carry too little voice to vote:
+each joins the nearest speaker, or starts a new one when every speaker is farther than
+NEW_VOICE. The margin is how far the threshold is from the nearest merge distance: a small
+margin means a slightly different threshold would give another count. Speakers are numbered
+0, 1, ... by first appearance.
 """
 
-import warnings
+from dataclasses import dataclass
 
 import numpy as np
 
 from telme.media.errors import TooManySpeakers
 
-SAMPLE_RATE = 16000  # Hz, resemblyzer's rate
 MAX_SPEAKERS = 9  # TelME's prompt has nine speaker tokens
-MIN_EMBED_SPAN = 1.0  # s, shorter spans are widened around their centre before embedding
-PARTIALS_PER_SECOND = 1.3  # resemblyzer's default: 1.6 s windows, overlapping
-MIN_COVERAGE = 0.75  # a last window at least this full is zero-padded and kept
-SAME_VOICE = 0.7  # cosine similarity above which every pair sounding alike means one speaker
-MIN_SILHOUETTE = 0.15  # below this no split into k >= 2 clusters is convincing
+THRESHOLD = 0.35  # distance (telme.media.diarize.region_distances) between different voices
+MIN_VOTING_SPAN = 0.9  # s, shorter spans do not decide the count
+NEW_VOICE = 0.6  # distance from every speaker beyond which a short span is a new speaker
+CLEAR_MARGIN = 0.05  # a margin under this makes the count uncertain
 
 
-def widen(start, end, duration, minimum=MIN_EMBED_SPAN):
-    """(start, end) grown symmetrically to `minimum` seconds, kept inside [0, duration]."""
-    missing = max(minimum - (end - start), 0.0) / 2
-    start, end = max(start - missing, 0.0), min(end + missing, duration)
-    return start, end
+@dataclass(frozen=True)
+class SpeakerEstimate:
+    count: int
+    estimated: bool  # False: the count was given
+    margin: float | None = None  # distance units; None when given or too little speech to compare
+    given_by: str = "given"  # who gave the count when not estimated: "given" or "the transcript"
+
+    def status(self):
+        """One sentence for a status line, e.g. '2 speakers found (clear: clustering margin 0.14)'."""
+        noun = "speaker" if self.count == 1 else "speakers"
+        if not self.estimated:
+            return f"{self.count} {noun} ({'as given' if self.given_by == 'given' else 'from ' + self.given_by})"
+        hint = "give the number of speakers if you know it"
+        if self.margin is None:
+            return f"{self.count} {noun} found (uncertain: too little speech to compare voices; {hint})"
+        if self.margin < CLEAR_MARGIN:
+            return f"{self.count} {noun} found (uncertain: clustering margin {self.margin:.2f}; {hint})"
+        return f"{self.count} {noun} found (clear: clustering margin {self.margin:.2f})"
+
+    def to_dict(self):
+        margin = None if self.margin is None else round(float(self.margin), 3)
+        return {"count": self.count, "estimated": self.estimated, "margin": margin, "status": self.status()}
+
+
+@dataclass(frozen=True)
+class SpeakerTurns:
+    labels: list  # int per span, 0, 1, ... by first appearance
+    estimate: SpeakerEstimate
 
 
 def number_by_appearance(labels):
@@ -35,102 +61,86 @@ def number_by_appearance(labels):
     return [order[label] for label in labels]
 
 
-def cluster(embeddings, num_speakers):
-    """Agglomerative clustering (cosine, average linkage) into `num_speakers` groups."""
-    from sklearn.cluster import AgglomerativeClustering
+def merge_heights(distance):
+    """The average-linkage tree of an (n, n) distance matrix and its n - 1 merge distances."""
+    from scipy.cluster.hierarchy import linkage
+    from scipy.spatial.distance import squareform
 
-    if num_speakers >= len(embeddings):
-        return list(range(len(embeddings)))
-    if num_speakers == 1:
-        return [0] * len(embeddings)
-    model = AgglomerativeClustering(n_clusters=num_speakers, metric="cosine", linkage="average")
-    return model.fit_predict(embeddings).tolist()
+    tree = linkage(squareform(distance, checks=False), method="average")
+    return tree, tree[:, 2]
 
 
-def estimate_speakers(embeddings, max_speakers=MAX_SPEAKERS):
-    """How many voices the (unit-norm) embeddings hold: 1 if all alike, else best silhouette."""
-    from sklearn.metrics import silhouette_score
+def agglomerate(distance, threshold=THRESHOLD, num_speakers=None, max_speakers=MAX_SPEAKERS):
+    """(labels, margin) for n points: `num_speakers` groups, else every merge under `threshold`."""
+    from scipy.cluster.hierarchy import fcluster
 
-    count = len(embeddings)
-    similarity = embeddings @ embeddings.T  # (n, n) cosine, embeddings are unit-norm
-    if count < 2 or similarity.min() >= SAME_VOICE:
-        return 1
-    if count == 2:
-        return 2
-    best_k, best_score = 1, MIN_SILHOUETTE
-    for k in range(2, min(max_speakers, count - 1) + 1):
-        score = silhouette_score(embeddings, cluster(embeddings, k), metric="cosine")
-        if score > best_score:
-            best_k, best_score = k, score
-    return best_k
+    count = len(distance)
+    if count < 2:
+        return [0] * count, None
+    tree, heights = merge_heights(distance)
+    margin = float(np.min(np.abs(heights - threshold)))
+    groups = num_speakers or 1 + int(np.sum(heights > threshold))
+    groups = min(groups, max_speakers, count)
+    return fcluster(tree, groups, criterion="maxclust").tolist(), margin
+
+
+def attach(distance, labels, voting, new_voice=NEW_VOICE):
+    """Labels for every span: voting spans keep theirs; each other span joins the nearest group
+    (mean distance to its members), or a new group when all are farther than `new_voice`
+    (`new_voice=None`: never)."""
+    full = np.full(len(distance), -1)
+    full[voting] = labels
+    for index in np.flatnonzero(full < 0):
+        groups = sorted(set(full[full >= 0]))
+        means = [distance[index, full == g].mean() for g in groups]
+        if groups and (new_voice is None or min(means) <= new_voice):
+            full[index] = groups[int(np.argmin(means))]
+        else:
+            full[index] = max(groups, default=-1) + 1
+    return full.tolist()
+
+
+def cluster_spans(distance, durations, num_speakers=None, threshold=THRESHOLD,
+                  max_speakers=MAX_SPEAKERS, min_voting=MIN_VOTING_SPAN, new_voice=NEW_VOICE):  # fmt: skip
+    """SpeakerTurns for spans with the given (n, n) voice distances and durations (s)."""
+    voting = np.flatnonzero(np.asarray(durations) >= min_voting)
+    if len(voting) < max(num_speakers or 2, 2):  # too few long spans: every span votes
+        voting = np.arange(len(distance))
+    labels, margin = agglomerate(distance[np.ix_(voting, voting)], threshold, num_speakers, max_speakers)
+    full = attach(distance, labels, voting, None if num_speakers else new_voice)
+    full = number_by_appearance(full)
+    count = len(set(full))
+    if count > max_speakers:  # new voices from short spans beyond the limit: refit on all spans
+        full, _ = agglomerate(distance, threshold, max_speakers, max_speakers)
+        full = number_by_appearance(full)
+        count = len(set(full))
+    if num_speakers:
+        return SpeakerTurns(full, SpeakerEstimate(count, estimated=False))
+    return SpeakerTurns(full, SpeakerEstimate(count, estimated=True, margin=margin))
 
 
 class VoiceClusterer:
-    """Speaker labels for time spans of a 16 kHz wave."""
+    """Speaker labels for time spans of a 16 kHz wave: `(wave, spans, num_speakers=None,
+    progress=None) -> SpeakerTurns`."""
 
-    def __init__(self, device="cpu", max_speakers=MAX_SPEAKERS, torch_threads=None):
-        self.device = device
+    def __init__(self, features=None, max_speakers=MAX_SPEAKERS, threshold=THRESHOLD):
+        if features is None:
+            from telme.media.diarize import VoiceFeatures
+
+            features = VoiceFeatures()
+        self.features = features  # (wave, spans) -> RegionVoices
         self.max_speakers = max_speakers
-        # None leaves torch's thread pool alone; 1 is 3-10x faster for this small LSTM on a
-        # busy 2-core machine, but torch's setting is process-wide (set and restored per call)
-        self.torch_threads = torch_threads
-        self._encoder = None
-
-    @property
-    def encoder(self):
-        if self._encoder is None:
-            with warnings.catch_warnings():  # webrtcvad imports the deprecated pkg_resources
-                warnings.simplefilter("ignore", UserWarning)
-                from resemblyzer import VoiceEncoder
-
-            self._encoder = VoiceEncoder(device=self.device, verbose=False)
-        return self._encoder
-
-    def partial_mels(self, piece):
-        """Mel windows of 1.6 s covering `piece`, as resemblyzer's embed_utterance cuts them."""
-        from resemblyzer import audio
-
-        wave_slices, mel_slices = self.encoder.compute_partial_slices(
-            len(piece), PARTIALS_PER_SECOND, MIN_COVERAGE
-        )
-        if wave_slices[-1].stop >= len(piece):
-            piece = np.pad(piece, (0, wave_slices[-1].stop - len(piece)))
-        mel = audio.wav_to_mel_spectrogram(piece)
-        return [mel[s] for s in mel_slices]
-
-    def embed(self, wave, spans, progress=None):
-        """One unit-norm voice embedding per (start, end) span, shape (n, 256), one forward."""
-        import torch
-
-        duration = len(wave) / SAMPLE_RATE
-        mels, owners = [], []
-        for index, (start, end) in enumerate(spans):
-            start, end = widen(start, end, duration)
-            piece = wave[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)].astype(np.float32)
-            windows = self.partial_mels(piece)
-            mels += windows
-            owners += [index] * len(windows)
-        threads = torch.get_num_threads()
-        torch.set_num_threads(self.torch_threads or threads)
-        try:
-            with torch.no_grad():
-                batch = torch.from_numpy(np.stack(mels)).to(self.device)  # (partials, 160, 40)
-                partials = self.encoder(batch).cpu().numpy()  # (partials, 256)
-        finally:
-            torch.set_num_threads(threads)
-        owners = np.array(owners)
-        sums = np.stack([partials[owners == index].mean(axis=0) for index in range(len(spans))])
-        if progress is not None:
-            progress("speakers", len(spans), len(spans))
-        return sums / np.linalg.norm(sums, axis=1, keepdims=True)  # (n, 256)
+        self.threshold = threshold
 
     def __call__(self, wave, spans, num_speakers=None, progress=None):
+        from telme.media.diarize import region_distances
+
         if num_speakers is not None and num_speakers > self.max_speakers:
             raise TooManySpeakers(num_speakers, self.max_speakers)
-        if len(spans) == 0:
-            return []
-        if num_speakers == 1 or len(spans) == 1:
-            return [0] * len(spans)
-        embeddings = self.embed(wave, spans, progress)
-        count = num_speakers or estimate_speakers(embeddings, self.max_speakers)
-        return number_by_appearance(cluster(embeddings, count))
+        if num_speakers == 1 or len(spans) < 2:
+            return SpeakerTurns([0] * len(spans), SpeakerEstimate(1, estimated=num_speakers is None))
+        voices = self.features(wave, spans)
+        if progress is not None:
+            progress("speakers", len(spans), len(spans))
+        return cluster_spans(region_distances(voices), voices.durations, num_speakers,
+                             self.threshold, self.max_speakers)  # fmt: skip
