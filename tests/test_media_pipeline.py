@@ -22,6 +22,7 @@ from telme.media.pipeline import (
     frame_span,
     utterance_media,
 )
+from telme.media.speakers import SpeakerEstimate, SpeakerTurns
 
 MEDIA = Path(__file__).parent / "fixtures" / "media"
 TRUTH = json.loads((MEDIA / "conversation.json").read_text())["utterances"]
@@ -40,7 +41,8 @@ def true_words(wave, language=None, progress=None):
 def alternating(wave, spans, num_speakers=None, progress=None):
     """A speaker assigner that gives 0, 1, 0, 1, ... (the fixture's true pattern per turn)."""
     starts = [u["start"] for u in TRUTH]
-    return [min(range(len(starts)), key=lambda i: abs(starts[i] - s)) % 2 for s, _ in spans]
+    labels = [min(range(len(starts)), key=lambda i: abs(starts[i] - s)) % 2 for s, _ in spans]
+    return SpeakerTurns(labels, SpeakerEstimate(2, estimated=True, margin=0.2))
 
 
 def never(*args, **kwargs):
@@ -79,6 +81,14 @@ def test_transcript_names_skip_asr_and_voices(tmp_path):
     pipeline = ClipToDialogue(transcriber=never, speaker_assigner=never)
     dialogue = pipeline(MEDIA / "conversation.webm", transcript=MEDIA / "conversation.csv")
     assert dialogue.speakers == ["Ross", "Rachel"] and len(dialogue) == 6
+
+
+def test_the_result_says_how_the_speakers_were_found():
+    pipeline = ClipToDialogue(transcriber=true_words, speaker_assigner=alternating)
+    assert pipeline.run(MEDIA / "conversation.wav").speakers.status().startswith("2 speakers found (clear")
+    named = ClipToDialogue(transcriber=never, speaker_assigner=never).run(
+        MEDIA / "conversation.wav", transcript=MEDIA / "conversation.srt")  # fmt: skip
+    assert named.speakers.status() == "2 speakers (from the transcript)"
 
 
 def test_transcript_without_names_gets_voices(tmp_path):
