@@ -69,7 +69,8 @@ def add_analyze(parser):
     parser.add_argument("clip", help="video or audio file")
     parser.add_argument("--json", required=True, metavar="OUT", help="where to write the JSON ('-' = stdout)")
     parser.add_argument("--transcript", help="SRT, WebVTT or MELD CSV; 'Name:' prefixes give speakers")
-    parser.add_argument("--asr-model", help="faster-whisper model name or folder (default: bundled tiny.en)")
+    parser.add_argument("--asr-model", help="base (default), tiny.en (faster), a CTranslate2 folder or a "
+                                            "faster-whisper model name")
     parser.add_argument("--speakers", type=int, help="number of speakers, when known (at most 9)")
     parser.add_argument("--language", help="spoken language code for ASR (default: detected)")
     parser.add_argument("--weights", help="bundle folder, official release folder or Hub repo id[@revision] "
@@ -106,6 +107,8 @@ def run_analyze(args) -> int:
     else:
         Path(args.json).write_text(text + "\n", encoding="utf-8")
         print(f"wrote {args.json} ({len(analysis.prediction.utterances)} utterances)", file=sys.stderr)
+    if analysis.speakers and not args.quiet:
+        print(analysis.speakers["status"], file=sys.stderr)
     return 0
 
 

@@ -6,7 +6,9 @@ import pytest
 from telme.dialogue import Word
 from telme.media import segment
 from telme.media.speakers import (
+    CENTRED,
     CLEAR_MARGIN,
+    RAW,
     SpeakerEstimate,
     agglomerate,
     cluster_spans,
@@ -95,19 +97,20 @@ def test_the_maximum_length_cuts_at_the_longest_inner_pause():
 
 
 def voices(pattern, spread=0.15, seed=0):
-    """Distances between spans of constructed voices: one random centre per voice, noise per span."""
+    """Distances between spans of constructed voices: orthogonal centres (distance 1), noise per span."""
     rng = np.random.default_rng(seed)
-    centres = rng.normal(size=(max(pattern) + 1, 64))
-    points = centres[pattern] + spread * rng.normal(size=(len(pattern), 64))
+    centres = np.linalg.qr(rng.normal(size=(256, max(pattern) + 1)))[0].T  # (voices, 256) orthonormal
+    points = centres[pattern] + spread / 16 * rng.normal(size=(len(pattern), 256))
     points /= np.linalg.norm(points, axis=1, keepdims=True)
     return np.clip(1 - points @ points.T, 0, 2)
 
 
+@pytest.mark.parametrize("settings", [CENTRED, RAW])
 @pytest.mark.parametrize(
     "pattern", [[0, 0, 0, 0, 0], [0, 1, 0, 1, 0, 1], [0, 1, 2, 0, 2, 1, 2], [0, 1, 2, 3, 1, 0, 3, 2]]
 )
-def test_the_speaker_count_is_found(pattern):
-    turns = cluster_spans(voices(pattern), np.full(len(pattern), 2.0))
+def test_the_speaker_count_is_found(pattern, settings):
+    turns = cluster_spans(voices(pattern), np.full(len(pattern), 2.0), settings=settings)
     assert turns.labels == pattern  # numbered by first appearance, so the labels are the pattern
     assert turns.estimate.estimated and turns.estimate.count == max(pattern) + 1
     assert turns.estimate.margin >= CLEAR_MARGIN
@@ -123,9 +126,10 @@ def test_a_given_count_is_honoured():
 def test_short_spans_join_the_nearest_voice_or_start_a_new_one():
     distance = voices([0, 1, 0, 1, 2])
     durations = np.array([2.0, 2.0, 2.0, 2.0, 0.4])  # the last is a one-word reply
-    assert cluster_spans(distance, durations).labels == [0, 1, 0, 1, 2]  # far from both: new voice
+    assert RAW.min_voting > 0.4  # with RAW settings it does not vote, it attaches
+    assert cluster_spans(distance, durations, settings=RAW).labels == [0, 1, 0, 1, 2]  # far: new voice
     distance = voices([0, 1, 0, 1, 1])
-    assert cluster_spans(distance, durations).labels == [0, 1, 0, 1, 1]
+    assert cluster_spans(distance, durations, settings=RAW).labels == [0, 1, 0, 1, 1]
 
 
 def test_nine_speakers_at_most():

@@ -11,7 +11,7 @@ def analyze_clip(path, model=None, transcript=None, asr_model=None, num_speakers
 
     model: a Recognizer, a loaded TelME, or anything `telme.checkpoints.load_model` accepts
     (None = the default bundle). to_dialogue: a `ClipToDialogue`-like callable (tests pass stubs);
-    by default one is built with faster-whisper `asr_model` (None = the bundled tiny.en).
+    by default one is built with faster-whisper `asr_model` (None = Whisper base, offline).
     """
     from telme.inference.recognizer import Recognizer
     from telme.media.pipeline import dialogue_with_audio
@@ -26,7 +26,8 @@ def analyze_clip(path, model=None, transcript=None, asr_model=None, num_speakers
     prediction = recognizer.run_dialogue(dialogue, media=media, drop=drop, progress=progress)
     summary = {"name": recognizer.model.name, "missing": list(recognizer.model.missing),
                "device": str(recognizer.device)}
-    return ClipAnalysis(dialogue=dialogue, prediction=prediction, model=summary)
+    speakers = found.speakers.to_dict() if found.speakers else None
+    return ClipAnalysis(dialogue=dialogue, prediction=prediction, model=summary, speakers=speakers)
 
 
 def clip_pipeline(asr_model=None):

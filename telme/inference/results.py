@@ -69,6 +69,7 @@ class ClipAnalysis:
     dialogue: object  # telme.dialogue.Dialogue
     prediction: DialoguePrediction
     model: dict  # {"name", "missing", "device"}
+    speakers: dict | None = None  # SpeakerEstimate.to_dict(): count, estimated, margin, status
 
     def to_dict(self) -> dict:
         """The `python -m telme analyze` JSON: one entry per utterance, probabilities by label name."""
@@ -88,4 +89,4 @@ class ClipAnalysis:
             })
         return {"format": ANALYSIS_FORMAT, "source": self.dialogue.source, "duration": self.dialogue.duration,
                 "labels": list(labels), "live": list(self.prediction.live), "model": self.model,
-                "utterances": utterances}
+                "speakers_found": self.speakers, "utterances": utterances}

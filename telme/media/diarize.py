@@ -4,9 +4,16 @@
   short minimum silence, so the pauses between turns appear as gaps between regions. Pauses are
   read from these regions, never from Whisper's word times (they stretch into silence).
 - `VoiceFeatures`: per region a Resemblyzer d-vector (weights in its wheel; short regions tiled
-  to its 1.6 s window), the median pitch (librosa.yin) and the mean MFCC envelope of its voiced
-  frames. `region_distances` combines them into one distance matrix for clustering
-  (telme.media.speakers).
+  to its 1.6 s window, every region scaled to one loudness) and the median pitch of its voiced
+  frames (librosa.yin).
+- `region_distances`: 1 - cosine of the d-vectors + |difference of log pitch|. The d-vectors
+  of all voices lie in a narrow cone (cosine ~0.9 to their mean), so raw cosines between
+  different voices of one register are as small as between two stretches of one voice.
+  Subtracting a background mean d-vector first (mean normalisation, standard in speaker
+  verification) spreads them: on the tune set the same/different-voice AUC of the distance goes
+  from 0.88 to 0.93 with a mean that never saw the test clip's voice variants. The background
+  (telme/resources/voice_background.npy) is the mean over the tune set's espeak-ng voices, so it
+  is used only for clips whose voices lie in its cone (`in_domain`); others get raw cosines.
 """
 
 import warnings
@@ -22,10 +29,9 @@ MIN_SPEECH = 0.08  # s, shorter blips are not speech
 WINDOW = 1.6  # s, Resemblyzer's partial-utterance window
 WINDOWS_PER_SECOND = 1.3  # Resemblyzer's default overlap of partial windows
 TARGET_RMS = 0.05  # every region is scaled to this loudness before embedding
-FRAME = 0.025  # s, pitch and MFCC frame
+FRAME = 0.025  # s, pitch frame
 HOP = 0.010  # s
 PITCH_RANGE = (60.0, 500.0)  # Hz, searched by yin
-MFCC_COUNT = 20  # coefficients; c0 (loudness) is dropped
 
 
 def speech_regions(wave, min_silence=MIN_SILENCE, pad=SPEECH_PAD, threshold=VAD_THRESHOLD):
@@ -58,7 +64,6 @@ class RegionVoices:
 
     dvectors: np.ndarray  # (n, 256) unit-norm Resemblyzer embeddings
     log_pitch: np.ndarray  # (n,) log of the median F0 in Hz over voiced frames
-    envelope: np.ndarray  # (n, MFCC_COUNT - 1) mean MFCC over voiced frames, c0 dropped
     durations: np.ndarray  # (n,) s
     weights: np.ndarray  # (n,) number of Resemblyzer windows behind each d-vector
 
@@ -86,8 +91,7 @@ class VoiceFeatures:
     def __call__(self, wave, spans):
         pieces = [region_audio(wave, start, end) for start, end in spans]
         dvectors, weights = self.dvectors(pieces)
-        pitch, envelope = zip(*(pitch_and_envelope(piece) for piece in pieces), strict=True)
-        return RegionVoices(dvectors=dvectors, log_pitch=np.array(pitch), envelope=np.stack(envelope),
+        return RegionVoices(dvectors=dvectors, log_pitch=np.array([log_pitch(piece) for piece in pieces]),
                             durations=np.array([end - start for start, end in spans]),
                             weights=weights)  # fmt: skip
 
@@ -125,38 +129,48 @@ class VoiceFeatures:
         return sums / np.linalg.norm(sums, axis=1, keepdims=True), counts
 
 
-def pitch_and_envelope(piece):
-    """(log median F0 in Hz, mean MFCC[1:]) over the voiced, loud frames of a region."""
+def log_pitch(piece):
+    """Log of the median F0 (Hz) over the loud frames of a region (yin)."""
     import librosa
 
     frame, hop = int(FRAME * SAMPLE_RATE), int(HOP * SAMPLE_RATE)
     piece = tiled(piece, 4 * frame)
     f0 = librosa.yin(piece, fmin=PITCH_RANGE[0], fmax=PITCH_RANGE[1], sr=SAMPLE_RATE,
                      frame_length=4 * frame, hop_length=hop)  # fmt: skip
-    mfcc = librosa.feature.mfcc(y=piece, sr=SAMPLE_RATE, n_mfcc=MFCC_COUNT, n_fft=2 * frame,
-                                win_length=frame, hop_length=hop)  # (MFCC_COUNT, frames)
     rms = librosa.feature.rms(y=piece, frame_length=2 * frame, hop_length=hop)[0]
-    count = min(len(f0), mfcc.shape[1], len(rms))
+    count = min(len(f0), len(rms))
     voiced = (rms[:count] > 0.3 * rms[:count].max()) & (f0[:count] < PITCH_RANGE[1] * 0.95)
-    if voiced.sum() < 3:
-        voiced = np.ones(count, bool)
-    return float(np.log(np.median(f0[:count][voiced]))), mfcc[1:, :count][:, voiced].mean(axis=1)
+    return float(np.log(np.median(f0[:count][voiced] if voiced.sum() >= 3 else f0)))
 
 
-DVECTOR_WEIGHT = 1.0  # the distance is 1 - cos(d-vectors) ...
-PITCH_WEIGHT = 1.0  # ... + this x |difference of log F0| ...
-ENVELOPE_WEIGHT = 0.0  # ... + this x the envelope distance, in units of the clip's spread
+BACKGROUND_FILE = "voice_background.npy"  # in telme/resources
+PITCH_WEIGHT = 1.0  # the distance is (1 - cos of d-vectors) + this x |difference of log F0|
 
 
-def region_distances(voices, pitch_weight=PITCH_WEIGHT, envelope_weight=ENVELOPE_WEIGHT):
-    """(n, n) distances between regions' voices, 0 on the diagonal."""
-    cosine = np.clip(1.0 - voices.dvectors @ voices.dvectors.T, 0.0, 2.0)
+def load_background(path=None):
+    """The background mean d-vector (256,) shipped in telme/resources (scripts/voice_background.py)."""
+    from pathlib import Path
+
+    source = path or Path(__file__).resolve().parents[1] / "resources" / BACKGROUND_FILE
+    return np.load(source).astype(np.float64)
+
+
+def in_domain(voices, background, match):
+    """Whether the clip's voices lie in the background's cone (cosine of the means >= `match`)."""
+    mean = voices.dvectors.mean(axis=0)
+    return float(mean @ background / (np.linalg.norm(mean) * np.linalg.norm(background))) >= match
+
+
+def region_distances(voices, background=None, pitch_weight=PITCH_WEIGHT):
+    """(n, n) distances between regions' voices, 0 on the diagonal.
+
+    background: a mean d-vector to subtract before the cosine (mean normalisation, as speaker
+    verification scores against an in-domain background), or None for the raw cosine.
+    """
+    vectors = voices.dvectors if background is None else voices.dvectors - background
+    vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    cosine = np.clip(1.0 - vectors @ vectors.T, 0.0, 2.0)
     pitch = np.abs(voices.log_pitch[:, None] - voices.log_pitch[None, :])
-    distance = DVECTOR_WEIGHT * cosine + pitch_weight * pitch
-    if envelope_weight:
-        envelope = voices.envelope - voices.envelope.mean(axis=0)
-        scale = np.sqrt((envelope**2).sum(axis=1).mean()) + 1e-9
-        gaps = np.linalg.norm(envelope[:, None] - envelope[None, :], axis=2) / scale
-        distance = distance + envelope_weight * gaps
+    distance = cosine + pitch_weight * pitch
     np.fill_diagonal(distance, 0.0)
     return distance
