@@ -73,7 +73,8 @@ def analyse(services, clip, transcript=None, num_speakers=None, progress=None):
         has_video = probe(clip).has_video
         media = services.load_media(clip, dialogue, progress=progress, audio=found.audio)  # None: no live student
     prediction = recognizer.run_dialogue(dialogue, media=media, progress=progress)
-    note = f"analysed {len(dialogue)} utterances of {len(dialogue.speakers)} speakers" + long_note(
+    note = f"analysed {len(dialogue)} utterances of {len(dialogue.speakers)} speakers" + (
+        f" · {found.speakers.status()}" if found.speakers else "") + long_note(
         recognizer.model, dialogue, media)
     kept = media if media_bytes(media) <= MEDIA_IN_STATE_BYTES else None
     return Session(dialogue=dialogue, prediction=prediction, clip=clip, has_video=has_video, media=kept, note=note)

@@ -7,7 +7,6 @@ from telme.dialogue import Word
 from telme.media import segment
 from telme.media.speakers import (
     CENTRED,
-    CLEAR_MARGIN,
     RAW,
     SpeakerEstimate,
     agglomerate,
@@ -113,7 +112,7 @@ def test_the_speaker_count_is_found(pattern, settings):
     turns = cluster_spans(voices(pattern), np.full(len(pattern), 2.0), settings=settings)
     assert turns.labels == pattern  # numbered by first appearance, so the labels are the pattern
     assert turns.estimate.estimated and turns.estimate.count == max(pattern) + 1
-    assert turns.estimate.margin >= CLEAR_MARGIN
+    assert turns.estimate.margin >= settings.clear_margin
 
 
 def test_a_given_count_is_honoured():
