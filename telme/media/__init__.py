@@ -40,6 +40,8 @@ LAZY = {  # public name: module that defines it
     "read_transcript": "telme.media.transcripts",
     "WhisperTranscriber": "telme.media.asr",
     "VoiceClusterer": "telme.media.speakers",
+    "SpeakerEstimate": "telme.media.speakers",
+    "speech_regions": "telme.media.diarize",
 }
 
 
