@@ -162,16 +162,20 @@ def in_domain(voices, background, match):
     return float(mean @ background / (np.linalg.norm(mean) * np.linalg.norm(background))) >= match
 
 
-def region_distances(voices, background=None, pitch_weight=PITCH_WEIGHT):
+def region_distances(voices, background=None, pitch_weight=PITCH_WEIGHT, short_weight=0.0):
     """(n, n) distances between regions' voices, 0 on the diagonal.
 
     background: a mean d-vector to subtract before the cosine (mean normalisation, as speaker
     verification scores against an in-domain background), or None for the raw cosine.
+    short_weight: regions shorter than one Resemblyzer window give noisier voices, so a distance
+    is divided by 1 + short_weight x (shortfall of both), shortfall = WINDOW / duration - 1 (0 for
+    full windows, at most 4).
     """
     vectors = voices.dvectors if background is None else voices.dvectors - background
     vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
     cosine = np.clip(1.0 - vectors @ vectors.T, 0.0, 2.0)
     pitch = np.abs(voices.log_pitch[:, None] - voices.log_pitch[None, :])
-    distance = cosine + pitch_weight * pitch
+    shortfall = np.clip(WINDOW / np.maximum(voices.durations, 1e-3) - 1.0, 0.0, 4.0)
+    distance = (cosine + pitch_weight * pitch) / (1.0 + short_weight * (shortfall[:, None] + shortfall[None, :]))
     np.fill_diagonal(distance, 0.0)
     return distance
