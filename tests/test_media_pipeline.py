@@ -72,7 +72,7 @@ def test_steps_make_a_dialogue_with_turns_and_progress():
     dialogue = pipeline(MEDIA / "conversation.mp4", progress=lambda *s: steps.append(s))
     assert [u.speaker for u in dialogue] == ["Speaker 1", "Speaker 2"] * 3
     assert [u.text for u in dialogue] == [u["text"] for u in TRUTH]
-    assert max(abs(u.start - t["start"]) for u, t in zip(dialogue, TRUTH)) < 0.05  # snapped
+    assert max(abs(u.start - t["start"]) for u, t in zip(dialogue, TRUTH)) < 0.1  # VAD edges (32 ms frames)
     assert dialogue.duration == pytest.approx(12.9, abs=0.1)
     assert [s[0] for s in steps][:2] == ["decode", "decode"] and ("speakers", 6, 6) in steps
 
