@@ -111,6 +111,7 @@ def measure(pipeline, clip, truth_file, num_speakers):
 def main():
     from telme.media.asr import WhisperTranscriber
     from telme.media.pipeline import ClipToDialogue
+    from telme.media.diarize import VoiceFeatures
     from telme.media.speakers import VoiceClusterer
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -121,7 +122,7 @@ def main():
     started = time.perf_counter()
     pipeline = ClipToDialogue(
         transcriber=WhisperTranscriber(args.asr_model),
-        speaker_assigner=VoiceClusterer(torch_threads=args.voice_threads),
+        speaker_assigner=VoiceClusterer(VoiceFeatures(torch_threads=args.voice_threads)),
     )
     measure(pipeline, *CASES[0])  # loads both models
     print(f"cold run incl. model loading: {time.perf_counter() - started:.2f} s")
