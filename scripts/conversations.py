@@ -30,7 +30,8 @@ import random
 import subprocess
 import tempfile
 import wave as wavfile
-from dataclasses import asdict, dataclass
+from functools import lru_cache
+from dataclasses import asdict, dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -147,11 +148,27 @@ def plan_conversation(set_name, index):
                         noise=noise, format=FORMATS[index % len(FORMATS)], seed=seed)  # fmt: skip
 
 
+def minute_conversation(seconds=60.0):
+    """A clean three-voice conversation of about `seconds` s from the tune pool (for timing)."""
+    pool, rng = SETS["tune"], random.Random(60)
+    voices = pick_voices(rng, pool, 3)
+    kept, clock = [], 0.0
+    for turn in plan_turns(rng, pool, list(voices), 40):
+        kept.append(turn)
+        clock += len(speak(voices[turn.speaker], turn.text)) / ESPEAK_RATE + turn.pause_after
+        if clock >= seconds - 1.0:
+            break
+    turns = (*kept[:-1], replace(kept[-1], pause_after=0.0))
+    return Conversation(name="minute", voices=voices, turns=turns, lead=0.5, tail=0.5, noise=None,
+                        format="mp4", seed=60)  # fmt: skip
+
+
 # -- rendering: espeak-ng, mixing, noise -----------------------------------------------------------
 
 
+@lru_cache(maxsize=256)
 def speak(voice, text):
-    """espeak-ng audio of one line, float32 at ESPEAK_RATE, trimmed to its speech."""
+    """espeak-ng audio of one line, float32 at ESPEAK_RATE, trimmed to its speech (read-only)."""
     with tempfile.NamedTemporaryFile(suffix=".wav") as handle:
         command = ["espeak-ng", "-v", voice.voice, "-p", str(voice.pitch), "-s", str(voice.speed)]
         subprocess.run([*command, "-w", handle.name, text], check=True, capture_output=True)
@@ -160,7 +177,9 @@ def speak(voice, text):
     wave = np.frombuffer(data, "<i2").astype(np.float32) / 32768
     loud = np.flatnonzero(np.abs(wave) > SILENCE_LEVEL * np.abs(wave).max())
     speech = wave[loud[0] : loud[-1] + 1]
-    return 0.8 * speech / np.abs(speech).max()  # voices come out at different levels
+    speech = 0.8 * speech / np.abs(speech).max()  # voices come out at different levels
+    speech.flags.writeable = False  # cached: shared between callers
+    return speech
 
 
 def noise_wave(kind, samples, rate, rng):
