@@ -24,7 +24,9 @@ Metrics, per clip and per set (set totals pool the clips, they are not means of 
 - DER: `pyannote.metrics` `DiarizationErrorRate` (no collar, overlap scored) over the whole clip
   (uem = 0 to the clip's duration), truth turns against predicted utterances; pyannote maps
   predicted labels to truth speakers optimally, so names do not matter. Set: pyannote's total
-  (missed + false alarm + confusion seconds over all speech seconds).
+  (missed + false alarm + confusion seconds over all speech seconds). Its parts are shown too:
+  missed speech, false alarm (predicted speech over silence: an utterance that runs across a
+  pause between turns counts here) and confusion (speech given to the wrong speaker).
 - speakers: number of distinct predicted speakers vs truth; set: share of clips right.
 - turn changes: a truth change is the gap between consecutive turns of different speakers; a
   predicted change is the gap between consecutive utterances of different speakers, placed at
@@ -103,12 +105,26 @@ def annotation(segments):
 
 def diarization_error(truth, predicted, duration, metric=None):
     """DER of one clip (no collar, whole clip); `metric` accumulates a set total when given."""
+    return diarization_errors(truth, predicted, duration, metric)["der"]
+
+
+def diarization_errors(truth, predicted, duration, metric=None):
+    """DER and its parts (missed, false alarm, confusion), each a share of the truth's speech."""
     from pyannote.core import Segment, Timeline
     from pyannote.metrics.diarization import DiarizationErrorRate
 
     metric = metric if metric is not None else DiarizationErrorRate(collar=0.0, skip_overlap=False)
     uem = Timeline([Segment(0.0, duration)])
-    return float(metric(annotation(truth), annotation(predicted), uem=uem))
+    parts = metric(annotation(truth), annotation(predicted), uem=uem, detailed=True)
+    return {"der": float(parts["diarization error rate"]), **error_shares(parts)}
+
+
+def error_shares(parts):
+    """pyannote's detailed seconds as shares of the speech in the truth."""
+    speech = parts["total"]
+    return {name: ratio(parts[key], speech) for name, key in
+            (("missed", "missed detection"), ("false_alarm", "false alarm"),
+             ("confusion", "confusion"))}  # fmt: skip
 
 
 def turn_changes(segments):
@@ -150,7 +166,7 @@ def score_clip(truth, prediction, normalise, der_metric=None):
     found = len({u["speaker"] for u in utterances})
     return {
         "wer": words["errors"] / words["words"], **words,
-        "der": diarization_error(turns, utterances, truth["duration"], der_metric),
+        **diarization_errors(turns, utterances, truth["duration"], der_metric),
         "speakers_true": truth["num_speakers"], "speakers_found": found,
         "speakers_right": found == truth["num_speakers"],
         "change_hits": hits, "changes_true": true_changes, "changes_found": found_changes,
@@ -158,7 +174,7 @@ def score_clip(truth, prediction, normalise, der_metric=None):
         "utterances": len(utterances), "turns": len(turns),
         "audio_s": truth["duration"], "cpu_s": prediction["cpu_s"], "wall_s": prediction["wall_s"],
         "cpu_per_audio_s": prediction["cpu_s"] / truth["duration"],
-        "error": prediction.get("error"),
+        "error": prediction.get("error"), "predicted": utterances,
     }  # fmt: skip
 
 
@@ -168,7 +184,7 @@ def set_totals(scores, der_metric):
     return {
         "clips": len(scores),
         "wer": ratio(total("errors"), total("words")),
-        "der": float(abs(der_metric)),
+        "der": float(abs(der_metric)), **error_shares(der_metric.accumulated_),
         "speakers_right": ratio(total("speakers_right"), len(scores)),
         "change_recall": ratio(total("change_hits"), total("changes_true")),
         "change_precision": ratio(total("change_hits"), total("changes_found")),
@@ -270,10 +286,11 @@ def pair(scores, key, digits=2):
     return " → ".join(cell(s[key], digits) for s in scores)
 
 
-COLUMNS = [("WER", "wer"), ("DER", "der"), ("spk true", "speakers_true"),
-           ("spk found", "speakers_found"), ("spk ok", "speakers_right"),
-           ("change R", "change_recall"), ("change P", "change_precision"),
-           ("utts", "utterances"), ("turns", "turns"), ("CPU/audio", "cpu_per_audio_s")]  # fmt: skip
+COLUMNS = [("WER", "wer"), ("DER", "der"), ("conf", "confusion"),
+           ("spk true", "speakers_true"), ("spk found", "speakers_found"),
+           ("spk ok", "speakers_right"), ("change R", "change_recall"),
+           ("change P", "change_precision"), ("utts", "utterances"), ("turns", "turns"),
+           ("CPU/audio", "cpu_per_audio_s")]  # fmt: skip
 
 
 def markdown_table(rows, systems):
@@ -298,10 +315,11 @@ def score_set(truths, predictions, normalise):
 
 def totals_table(totals, systems):
     """One row per (set, system) with the pooled metrics, and the issue's targets."""
-    keys = [("WER", "wer"), ("DER", "der"), ("speakers right", "speakers_right"),
+    keys = [("WER", "wer"), ("DER", "der"), ("miss", "missed"), ("FA", "false_alarm"),
+            ("conf", "confusion"), ("speakers right", "speakers_right"),
             ("change R", "change_recall"), ("change P", "change_precision"),
-            ("utts", "utterances"), ("turns", "turns"), ("CPU/audio", "cpu_per_audio_s"),
-            ("failed", "failed_clips")]  # fmt: skip
+            ("utts", "utterances"), ("turns", "turns"),
+            ("CPU/audio", "cpu_per_audio_s"), ("failed", "failed_clips")]  # fmt: skip
     lines = ["| set | system | clips | " + " | ".join(title for title, _ in keys) + " |",
              "|" + "---|" * (len(keys) + 3)]  # fmt: skip
     for set_name, per_system in totals.items():
@@ -313,18 +331,21 @@ def totals_table(totals, systems):
     return "\n".join(lines)
 
 
-def timing_report(rtf_truth, rtf_predictions, systems):
-    lines = [f"60 s clip ({rtf_truth['duration']:.1f} s, {rtf_truth['num_speakers']} voices, mp4), "
-             f"warm models, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores:"]
-    for system, prediction in zip(systems, rtf_predictions):
-        lines.append(f"- {system}: real-time factor {prediction['wall_s'] / rtf_truth['duration']:.3f}"
-                     f" (wall {prediction['wall_s']:.1f} s), CPU {prediction['cpu_s']:.1f} s"
-                     f" = {prediction['cpu_s'] / rtf_truth['duration']:.3f} per audio s;"
-                     f" steps first reported at (s): {prediction['stages']}")
+def timing_report(truth, predictions, systems):
+    """The real-time factor of each system on the 60 s clip, with its steps."""
+    audio = truth["duration"]
+    lines = [f"{audio:.1f} s clip, {truth['num_speakers']} voices, mp4, warm models, "
+             f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores:"]  # fmt: skip
+    for system, p in zip(systems, predictions):
+        lines.append(f"- {system}: real-time factor {p['wall_s'] / audio:.3f} "
+                     f"(wall {p['wall_s']:.1f} s), CPU {p['cpu_s']:.1f} s = "
+                     f"{p['cpu_s'] / audio:.3f} per audio s; steps first reported at (s): "
+                     f"{p['stages']}")  # fmt: skip
     return "\n".join(lines)
 
 
 def rtf_clip(data):
+    """The ~60 s timing conversation, written into DATA/rtf/."""
     generator = load_generator()
     folder = Path(data) / "rtf"
     folder.mkdir(parents=True, exist_ok=True)
@@ -342,6 +363,24 @@ def run_systems(paths, before, asr_model):
     systems.append("after")
     predictions.append(predict(paths, asr_model))
     return systems, predictions
+
+
+def report_sets(sets, systems, predictions, normalise):
+    """Print each set's clip table; (totals per set, the JSON report of the sets)."""
+    totals, report, offset = {}, {}, 0
+    for set_name, clips in sets.items():
+        truths = [json.loads(p.with_suffix(".json").read_text()) for p in clips]
+        window = slice(offset, offset + len(clips))
+        scored = [score_set(truths, p[window], normalise) for p in predictions]
+        offset += len(clips)
+        rows = [(clip.name, [s[0][i] for s in scored]) for i, clip in enumerate(clips)]
+        print(f"\n## {set_name} ({len(clips)} clips)\n\n{markdown_table(rows, systems)}")
+        totals[set_name] = [s[1] for s in scored]
+        report[set_name] = {
+            system: {"clips": dict(zip([c.name for c in clips], s[0])), "totals": s[1]}
+            for system, s in zip(systems, scored)
+        }
+    return totals, report
 
 
 def main():
@@ -362,27 +401,18 @@ def main():
     sets = {name: clip_paths(args.data, name) for name in args.sets}
     paths = [path for clips in sets.values() for path in clips]
     timed = rtf_clip(args.data) if args.rtf else None
-    systems, predictions = run_systems(paths + ([timed] if timed else []), args.before,
-                                       args.asr_model)  # fmt: skip
-    report = {"systems": systems, "telme": telme_origin(), "normaliser": normaliser_name,
-              "load_average": os.getloadavg(), "cpus": os.cpu_count(), "sets": {}}  # fmt: skip
-    totals, offset = {}, 0
-    for set_name, clips in sets.items():
-        truths = [json.loads(p.with_suffix(".json").read_text()) for p in clips]
-        scored = [score_set(truths, p[offset : offset + len(clips)], normalise) for p in predictions]
-        offset += len(clips)
-        rows = [(clip.name, [s[0][i] for s in scored]) for i, clip in enumerate(clips)]
-        print(f"\n## {set_name} ({len(clips)} clips)\n\n{markdown_table(rows, systems)}")
-        totals[set_name] = [s[1] for s in scored]
-        report["sets"][set_name] = {system: {"clips": dict(zip([c.name for c in clips], s[0])),
-                                             "totals": s[1]} for system, s in zip(systems, scored)}
+    systems, predictions = run_systems(paths + [timed] * bool(timed), args.before, args.asr_model)
+    totals, report_of_sets = report_sets(sets, systems, predictions, normalise)
     print(f"\n## totals (speaker count left to the pipeline; WER normaliser: {normaliser_name})\n")
     print(totals_table(totals, systems))
+    report = {"systems": systems, "telme": telme_origin(), "normaliser": normaliser_name,
+              "load_average": os.getloadavg(), "cpus": os.cpu_count(), "sets": report_of_sets}
     if timed:
         truth = json.loads(timed.with_suffix(".json").read_text())
-        print("\n## real-time factor\n\n" + timing_report(truth, [p[-1] for p in predictions], systems))
-        report["rtf"] = {system: {"audio_s": truth["duration"], **p[-1]}
-                         for system, p in zip(systems, predictions)}  # fmt: skip
+        print("\n## real-time factor\n")
+        print(timing_report(truth, [p[-1] for p in predictions], systems))
+        report["rtf"] = {s: {"audio_s": truth["duration"], **p[-1]}
+                         for s, p in zip(systems, predictions)}  # fmt: skip
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=1) + "\n")

@@ -12,7 +12,7 @@ import pytest
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "media"
-needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
+needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="no espeak-ng")
 
 
 def load(name):
@@ -36,8 +36,12 @@ def turn(start, end, speaker, text="word"):
     return {"start": start, "end": end, "speaker": speaker, "text": text}
 
 
-TRUTH = [turn(0.5, 2.0, "A", "Did you see my keys?"), turn(2.8, 4.0, "B", "They are here."),
-         turn(4.6, 6.0, "A", "Thanks, I looked all morning."), turn(6.5, 7.0, "C", "Wow.")]  # fmt: skip
+TRUTH = [
+    turn(0.5, 2.0, "A", "Did you see my keys?"),
+    turn(2.8, 4.0, "B", "They are here."),
+    turn(4.6, 6.0, "A", "Thanks, I looked all morning."),
+    turn(6.5, 7.0, "C", "Wow."),
+]
 CLIP = {"duration": 7.5, "num_speakers": 3, "utterances": TRUTH}
 
 
@@ -76,6 +80,8 @@ def test_merged_turns_lower_recall_and_raise_der(bench):
     assert score["change_recall"] == pytest.approx(2 / 3) and score["change_precision"] == 1.0
     speech = sum(t["end"] - t["start"] for t in TRUTH)
     assert score["der"] == pytest.approx((6.0 - 4.6 + 0.6) / speech)  # A's turn + the gap
+    assert score["confusion"] == pytest.approx(1.4 / speech)
+    assert score["false_alarm"] == pytest.approx(0.6 / speech) and score["missed"] == 0.0
     assert score["wer"] == 0.0 and score["utterances"] == 3 and score["speakers_right"]
     lost = bench.score_clip(CLIP, prediction(LOST_SPEAKER), simple)
     assert lost["speakers_found"] == 2 and not lost["speakers_right"]
@@ -200,8 +206,10 @@ SMALL = dict(name="small", lead=0.4, tail=0.5, format="wav", seed=3)
 
 @needs_espeak
 def test_render_places_speech_where_the_truth_says(generator):
-    voices = {"Alex": generator.Voice("en-us+m1", 40, 170), "Blair": generator.Voice("en-gb+f2", 60, 160)}
-    turns = (generator.Turn("Alex", "Hello, how are you?", 0.7), generator.Turn("Blair", "Fine.", 0.0))
+    voices = {"Alex": generator.Voice("en-us+m1", 40, 170),
+              "Blair": generator.Voice("en-gb+f2", 60, 160)}  # fmt: skip
+    turns = (generator.Turn("Alex", "Hello, how are you?", 0.7),
+             generator.Turn("Blair", "Fine.", 0.0))  # fmt: skip
     conversation = generator.Conversation(voices=voices, turns=turns, noise=None, **SMALL)
     wave, truth = generator.render(conversation)
     rate = generator.ESPEAK_RATE
