@@ -426,6 +426,18 @@ Remind me to call the plumber tomorrow.
 That dress looks wonderful on you.
 I forgot my wallet, can you lend me some money?
 The concert was cancelled because of the storm.
+Not again.
+I knew it!
+Let me think about it.
+Hold on a second.
+That is brilliant.
+You are kidding me!
+Where were you?
+So, what happened next?
+When I got to the station this morning, the whole platform was packed, and nobody knew when the next train would come.
+I spent the entire weekend sorting through old boxes in the attic, and I found photos from when we were kids.
+If you had told me a year ago that I would be running a marathon, I would have laughed at you.
+The plumber came, looked at the pipe for five minutes, charged us eighty pounds, and left it dripping.
 """.splitlines()
 
 EVAL_LINES = """\
@@ -519,6 +531,18 @@ He sold his guitar to pay for the repairs.
 I am so happy for you both.
 The pool is closed for cleaning this week.
 Could you lower your voice, people are staring.
+Not now, please.
+I told you so!
+Give me a minute.
+That is hilarious.
+Are you serious?
+Who called?
+Well, how did it go?
+Come here, quickly!
+We drove for six hours through the mountains, and the car broke down just before we reached the hotel.
+My neighbour knocked on the door at midnight, asking if I had seen her cat, and it was sitting on my sofa.
+I have been trying to learn the guitar for months, but my fingers still hurt every time I practise.
+The waiter brought the wrong dish twice, then spilled water on my jacket, and still expected a big tip.
 """.splitlines()
 
 SETS = {  # set: what its clips are made of
