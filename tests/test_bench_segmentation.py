@@ -257,3 +257,11 @@ def test_committed_fixtures_are_small_and_consistent(stem, speakers, turns):
     assert truth["num_speakers"] == speakers
     times = [t for u in utterances for t in (u["start"], u["end"])]
     assert times == sorted(times) and 0 < times[0] and times[-1] < truth["duration"]
+
+
+def test_collared_der_forgives_edge_jitter_only(bench):
+    late = [{**t, "start": t["start"] + 0.2} for t in TRUTH]  # every utterance starts 0.2 s late
+    scores, totals = bench.score_set([CLIP, CLIP], [prediction(late), prediction(MERGED)], simple)
+    assert scores[0]["der"] == pytest.approx(0.8 / 4.6) and scores[0]["der_collar"] == 0.0
+    assert scores[1]["der_collar"] > 0.2  # a whole turn given to the wrong speaker stays an error
+    assert 0 < totals["der_collar"] < totals["der"]
