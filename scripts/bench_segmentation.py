@@ -289,8 +289,13 @@ def cell(value, digits=2):
     return str(value)
 
 
+TRUTH_KEYS = {"speakers_true", "turns"}  # the same for every system: shown once
+
+
 def pair(scores, key, digits=2):
     """'after' or 'before → after' for a markdown cell."""
+    if key in TRUTH_KEYS:
+        return cell(scores[0][key], digits)
     return " → ".join(cell(s[key], digits) for s in scores)
 
 

@@ -265,3 +265,13 @@ def test_collared_der_forgives_edge_jitter_only(bench):
     assert scores[0]["der"] == pytest.approx(0.8 / 4.6) and scores[0]["der_collar"] == 0.0
     assert scores[1]["der_collar"] > 0.2  # a whole turn given to the wrong speaker stays an error
     assert 0 < totals["der_collar"] < totals["der"]
+
+
+def test_tables_show_before_and_after_side_by_side(bench):
+    scores, totals = bench.score_set([CLIP, CLIP], [prediction(MERGED), prediction(TRUTH)], simple)
+    table = bench.markdown_table([("clip.wav", scores)], ["before abc", "after"])
+    row = next(line for line in table.splitlines() if line.startswith("| clip.wav"))
+    assert "0.67 → 1.00" in row  # turn-change recall, before → after
+    assert "| 4 |" in row and "4 → 4" not in row  # truth turns shown once
+    summary = bench.totals_table({"tune": [totals, totals]}, ["before abc", "after"])
+    assert "| tune | before abc | 2 |" in summary and summary.splitlines()[-1].startswith("| target")
