@@ -274,4 +274,17 @@ def test_tables_show_before_and_after_side_by_side(bench):
     assert "0.67 → 1.00" in row  # turn-change recall, before → after
     assert "| 4 |" in row and "4 → 4" not in row  # truth turns shown once
     summary = bench.totals_table({"tune": [totals, totals]}, ["before abc", "after"])
-    assert "| tune | before abc | 2 |" in summary and summary.splitlines()[-1].startswith("| target")
+    assert "| tune | before abc | 2 |" in summary
+    assert summary.splitlines()[-1].startswith("| target")
+
+
+@needs_espeak
+def test_committed_fixtures_are_what_the_generator_makes(generator):
+    for conversation in (generator.SHORT_REPLIES, generator.MONOLOGUE):
+        committed = json.loads((FIXTURES / f"{conversation.name}.json").read_text())
+        _, truth = generator.render(conversation)
+        texts = [u["text"] for u in committed["utterances"]]
+        assert [u["text"] for u in truth["utterances"]] == texts
+        times = [(u["start"], u["end"]) for u in truth["utterances"]]
+        expected = [(u["start"], u["end"]) for u in committed["utterances"]]
+        assert np.allclose(times, expected, atol=0.02)  # espeak-ng builds may differ by a frame
