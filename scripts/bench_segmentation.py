@@ -1,7 +1,7 @@
 """Score segmentation and speaker finding on spoken conversations: WER, DER, speakers, turn changes.
 
     PYTHONPATH=. python scripts/bench_segmentation.py --sets tune eval [--data DIR]
-        [--before REV] [--rtf] [--asr-model M] [--json OUT]
+        [--before REV] [--rtf] [--asr-model M] [--json OUT] [--limit N]
 
 The clips come from scripts/conversations.py (espeak-ng voices; generated into DIR/<set> when that
 folder is missing). Two sets, kept apart on purpose:
@@ -409,6 +409,7 @@ def main():
     parser.add_argument("--rtf", action="store_true", help="time the pipeline on a 60 s clip")
     parser.add_argument("--asr-model", default=None, help="faster-whisper name or folder")
     parser.add_argument("--json", type=Path, help="write every number here")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N clips per set")
     parser.add_argument("--worker", nargs=2, metavar=("REQUEST", "ANSWER"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:  # the --before subprocess: clip paths in, predictions out
@@ -416,7 +417,7 @@ def main():
         answer.write_text(json.dumps(predict(json.loads(request.read_text()))))
         return
     normalise, normaliser_name = text_normaliser()
-    sets = {name: clip_paths(args.data, name) for name in args.sets}
+    sets = {name: clip_paths(args.data, name)[: args.limit] for name in args.sets}
     paths = [path for clips in sets.values() for path in clips]
     timed = rtf_clip(args.data) if args.rtf else None
     systems, predictions = run_systems(paths + [timed] * bool(timed), args.before, args.asr_model)
