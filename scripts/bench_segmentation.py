@@ -11,7 +11,8 @@ folder is missing). Two sets, kept apart on purpose:
   klatt3 klatt5 Annie steph, accents en-029, en-gb-scotland, en-gb-x-rp, en-us-nyc, and their own
   lines of text and one-word replies).
 Each clip runs through `ClipToDialogue().run(path, num_speakers=None)`: the speaker count is left
-to the pipeline. `--before REV` also runs the pipeline of git revision REV (checked out with
+to the pipeline. The pipeline under test ("after") is the `telme` that PYTHONPATH finds
+(`PYTHONPATH=.` for this checkout, or another checkout's folder to score that branch). `--before REV` also runs the pipeline of git revision REV (checked out with
 `git worktree add` into a temporary folder, run in a subprocess with PYTHONPATH there, removed
 afterwards) on the same clips, so before and after are measured side by side in one run.
 `--asr-model` applies to the pipeline under test only; REV runs with its own defaults.
