@@ -12,9 +12,10 @@ folder is missing). Two sets, kept apart on purpose:
   lines of text and one-word replies).
 Each clip runs through `ClipToDialogue().run(path, num_speakers=None)`: the speaker count is left
 to the pipeline. The pipeline under test ("after") is the `telme` that PYTHONPATH finds
-(`PYTHONPATH=.` for this checkout, or another checkout's folder to score that branch). `--before REV` also runs the pipeline of git revision REV (checked out with
-`git worktree add` into a temporary folder, run in a subprocess with PYTHONPATH there, removed
-afterwards) on the same clips, so before and after are measured side by side in one run.
+(`PYTHONPATH=.` for this checkout, or another checkout's folder to score that branch).
+`--before REV` also runs the pipeline of git revision REV (checked out with `git worktree add`
+into a temporary folder, run in a subprocess with PYTHONPATH there, removed afterwards) on the
+same clips, so before and after are measured side by side in one run.
 `--asr-model` applies to the pipeline under test only; REV runs with its own defaults.
 
 Metrics, per clip and per set (set totals pool the clips, they are not means of clip scores):
