@@ -336,8 +336,9 @@ def score_set(truths, predictions, normalise):
 def totals_table(totals, systems):
     """One row per (set, system) with the pooled metrics, and the issue's targets."""
     keys = [("WER", "wer"), ("DER", "der"), ("miss", "missed"), ("FA", "false_alarm"),
-            ("conf", "confusion"), (f"DER ±{COLLAR}s", "der_collar"), ("speakers right", "speakers_right"),
-            ("change R", "change_recall"), ("change P", "change_precision"),
+            ("conf", "confusion"), (f"DER ±{COLLAR}s", "der_collar"),
+            ("speakers right", "speakers_right"), ("change R", "change_recall"),
+            ("change P", "change_precision"),
             ("utts", "utterances"), ("turns", "turns"),
             ("CPU/audio", "cpu_per_audio_s"), ("failed", "failed_clips")]  # fmt: skip
     lines = ["| set | system | clips | " + " | ".join(title for title, _ in keys) + " |",
