@@ -288,3 +288,10 @@ def test_committed_fixtures_are_what_the_generator_makes(generator):
         times = [(u["start"], u["end"]) for u in truth["utterances"]]
         expected = [(u["start"], u["end"]) for u in committed["utterances"]]
         assert np.allclose(times, expected, atol=0.02)  # espeak-ng builds may differ by a frame
+
+
+@needs_espeak
+def test_timing_conversation_lasts_about_a_minute(generator):
+    wave, truth = generator.render(generator.minute_conversation())
+    assert 59.0 <= truth["duration"] <= 66.0 and truth["num_speakers"] == 3
+    assert len(wave) == pytest.approx(truth["duration"] * generator.ESPEAK_RATE, abs=25)  # ms
