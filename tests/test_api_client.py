@@ -20,7 +20,7 @@ ENDPOINTS = ("/analyze", "/rerun", "/set_modalities", "/show_utterance", "/expor
 
 @pytest.fixture(scope="module")
 def url(tmp_path_factory):
-    import app
+    from studio import launch
     from telme.checkpoints import save_bundle
     from telme.checkpoints.tiny import tiny_model
 
@@ -28,8 +28,8 @@ def url(tmp_path_factory):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    demo = app.create_app(app.parse_args(["--weights", str(bundle)]))
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **app.LAUNCH)
+    demo = launch.create_app(launch.parse_args(["--weights", str(bundle)]))
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **launch.LAUNCH)
     yield f"http://127.0.0.1:{port}/"
     demo.close()
 
@@ -44,25 +44,31 @@ def client(url, tmp_path):
 def analyse_example(client):
     from gradio_client import handle_file
 
-    return client.predict(handle_file(str(EXAMPLE)), None, handle_file(str(TRANSCRIPT)), 0, api_name="/analyze")
+    return client.predict(handle_file(str(EXAMPLE)), None, handle_file(str(TRANSCRIPT)), "detect", api_name="/analyze")
 
 
 def test_every_action_is_an_endpoint(client):
     named = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
-    assert set(ENDPOINTS) <= set(named)
+    assert set(ENDPOINTS) == set(named)  # and no unnamed ones
     assert [p["parameter_name"] for p in named["/analyze"]["parameters"]] == ["video", "audio", "transcript",
                                                                               "num_speakers"]
+    assert [r["label"] for r in named["/analyze"]["returns"]] == [
+        "Utterances: click a row to inspect it; edit speaker or text cells, then re-run",
+        "Per speaker: share of each predicted emotion (%)", "Timeline", "Selected utterance", "Status", "Utterance #"]
+    labels = [item.get("label", "") for endpoint in named.values() for item in endpoint["parameters"] + endpoint["returns"]]
+    assert not [label for label in labels if label.startswith("value_")]  # every input and output is named
 
 
 def test_analyse_toggle_edit_select_export(client):
-    table, timeline, chart, status, selected = analyse_example(client)
+    table, per_speaker, timeline, chart, status, selected = analyse_example(client)
+    assert per_speaker["headers"][:2] == ["speaker", "utterances"] and len(per_speaker["data"]) == 2
     assert table["headers"][:5] == ["#", "start (s)", "end (s)", "speaker", "text"] and len(table["data"]) == 6
     assert status.startswith("analysed 6 utterances of 2 speakers") and selected == 0
     plot = json.loads(chart["plot"])
     assert [trace["name"] for trace in plot["data"][:4]] == ["text", "audio", "video", "fused"]
     alpha = plot["data"][4]["y"][0]
 
-    status = client.predict(["video"], api_name="/set_modalities")[3]
+    status = client.predict(["video"], api_name="/set_modalities")[4]
     assert "non-verbal cues: video" in status
     chart = client.predict(0, api_name="/show_utterance")[0]
     assert json.loads(chart["plot"])["data"][4]["y"][0] != alpha  # α moved without audio
@@ -70,7 +76,7 @@ def test_analyse_toggle_edit_select_export(client):
     rows = [list(row) for row in table["data"]]
     rows[1][4] = "They are NOT on the table."
     edited = {"headers": table["headers"], "data": rows, "metadata": None}
-    table, _, _, status, selected = client.predict(edited, api_name="/rerun")
+    table, _, _, _, status, selected = client.predict(edited, api_name="/rerun")
     assert "edited #1: the text teacher re-ran #1–#5" in status and selected == 1
     assert table["data"][1][4] == "They are NOT on the table."
 
@@ -81,7 +87,9 @@ def test_analyse_toggle_edit_select_export(client):
     csv_path, json_path = client.predict(api_name="/export")
     rows = list(csv.DictReader(open(csv_path, encoding="utf-8")))
     assert rows[1]["text"] == "They are NOT on the table." and len(rows) == 6
-    assert json.loads(Path(json_path).read_text())["dropped"] == ["audio"]
+    payload = json.loads(Path(json_path).read_text())
+    assert payload["format"] == "telme-analysis/1" and payload["source"] == "example_conversation.mp4"
+    assert payload["utterances"][1]["text"] == "They are NOT on the table."
     captioned = client.predict(api_name="/export_video")
     assert Path(captioned).name == "example_conversation_captioned.mp4"
 
@@ -95,6 +103,8 @@ def test_bad_upload_is_an_error_and_keeps_the_session(client, tmp_path):
     broken.write_bytes(b"not a video" * 100)
     with pytest.raises(AppError, match="broken.mp4 is not a readable audio or video file"):
         client.predict(handle_file(str(broken)), None, None, 0, api_name="/analyze")
+    with pytest.raises(AppError, match="number of speakers must be 'detect' or a whole number from 1 to 9"):
+        client.predict(handle_file(str(EXAMPLE)), None, None, "lots", api_name="/analyze")
     csv_path, _ = client.predict(api_name="/export")
     assert len(list(csv.DictReader(open(csv_path, encoding="utf-8")))) == 6  # the earlier analysis is intact
 

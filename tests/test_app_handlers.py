@@ -1,4 +1,4 @@
-"""Handlers of app.py and helpers of app_views/app_state, driven by a fake recognizer and pipeline."""
+"""Handlers of the studio and its helpers (session, views, exports), driven by a fake recognizer and pipeline."""
 
 import csv
 import json
@@ -8,9 +8,10 @@ from pathlib import Path
 import gradio as gr
 import pytest
 
-import app
-import app_state
-import app_views
+from studio import exports, inspection, launch, layout, media, views
+from studio import session as actions
+from studio.handlers import Studio
+from studio.workspace import MediaStore, Workspaces
 from telme.dialogue import Dialogue, Utterance
 from telme.labels import MELD_LABELS
 from telme.media.errors import NotAMediaFile
@@ -89,24 +90,29 @@ def fake_load_media(path, dialogue, progress=None, audio=None):
     return {"decoded": str(path), "utterances": len(dialogue)}
 
 
-def make_studio(live=("text",), recognizer=True):
-    services = app_state.Services(
+class Request:  # what handlers read from gr.Request
+    def __init__(self, session_hash="tab-1"):
+        self.session_hash = session_hash
+
+
+def make_studio(live=("text",), recognizer=True, root=None):
+    services = actions.Services(
         recognizer=FakeRecognizer(live) if recognizer else None,
         to_dialogue=fake_to_dialogue,
         load_media=fake_load_media if "audio" in live or "video" in live else lambda *args, **kwargs: None,
         summary="fake", problem="" if recognizer else "No trained TelME weights were found.",
+        decoder=media.ProbeOnce(), store=MediaStore(), workspaces=Workspaces(root),
     )
-    return app.Studio(services)
+    return Studio(services, example_transcript=layout.EXAMPLE_TRANSCRIPT)
 
 
-def analysed(studio, clip=EXAMPLE):
-    outputs = studio.analyze(str(clip), None, None, 0, app_state.Session(), progress=NO_PROGRESS)
-    return outputs
+def analysed(studio, clip=EXAMPLE, request=None):
+    return studio.analyze(str(clip), None, None, "detect", actions.Session(), request, progress=NO_PROGRESS)
 
 
 def test_analyze_fills_table_charts_and_status():
     studio = make_studio()
-    session, frame, timeline, chart, status, selected = analysed(studio)
+    session, frame, per_speaker, timeline, chart, status, selected = analysed(studio)
     toggles, span_video, span_audio = studio.controls(session)
     assert len(session.dialogue) == 6 and list(frame.iloc[0, :5]) == [0, 0.4, 2.1, "Ross", "Hey, did you see my keys?"]
     assert list(frame.columns[5:]) == ["emotion", "confidence", "text · audio · video", "α"]
@@ -115,7 +121,8 @@ def test_analyze_fills_table_charts_and_status():
     assert [trace.name for trace in chart.data[:4]] == ["text", "audio (not loaded)", "video (not loaded)", "fused"]
     assert sum(len(trace.y) for trace in timeline.data) == 6
     assert toggles.interactive is False and "no trained fusion" in toggles.info
-    assert selected == 0
+    assert selected == 0 and list(per_speaker["speaker"]) == ["Ross", "Rachel"]
+    assert per_speaker.iloc[0, 2:].sum() in (99, 100, 101)  # shares of Ross's three utterances (rounded)
     assert studio.services.recognizer.calls[0]["media"] is None  # text-only model: no decoding
 
 
@@ -128,7 +135,7 @@ def test_analyze_without_trained_weights_says_so():
 def test_corrupt_upload_gives_clear_error_and_keeps_edits():
     studio = make_studio()
     session = analysed(studio)[0]
-    frame = app_views.results_frame(session.dialogue, session.prediction)
+    frame = views.results_frame(session.dialogue, session.prediction)
     frame.loc[2, "text"] = "I never looked anywhere."
     session = studio.rerun(frame, session)[0]
     with pytest.raises(gr.Error, match="not a readable audio or video file"):
@@ -139,38 +146,38 @@ def test_corrupt_upload_gives_clear_error_and_keeps_edits():
 def test_rerun_applies_edits_and_reports_what_was_recomputed():
     studio = make_studio()
     session = analysed(studio)[0]
-    frame = app_views.results_frame(session.dialogue, session.prediction)
+    frame = views.results_frame(session.dialogue, session.prediction)
     frame.loc[3, "text"] = "I hate this."
     frame.loc[4, "speaker"] = "Monica"
-    session, table, _, chart, status, selected = studio.rerun(frame.iloc[::-1], session)  # sorted rows too
+    session, table, _, _, chart, status, selected = studio.rerun(frame.iloc[::-1], session)  # sorted rows too
     call = studio.services.recognizer.calls[-1]
     assert call["dialogue"][3].text == "I hate this." and call["dialogue"][4].speaker == "Monica"
     assert session.dialogue[3].text == "I hate this." and selected == 3
     assert "re-ran #3–#5 (3 of 6" in status
     assert table.loc[4, "speaker"] == "Monica"
-    assert studio.rerun(app_views.results_frame(session.dialogue, session.prediction), session)[4].startswith(
+    assert studio.rerun(views.results_frame(session.dialogue, session.prediction), session)[5].startswith(
         "no cell was changed")
 
 
 def test_edits_only_touch_speaker_and_text():
     dialogue = read_transcript(REPO / "assets" / "example_conversation.srt")
-    frame = app_views.results_frame(dialogue)
+    frame = views.results_frame(dialogue)
     frame.loc[0, "start (s)"] = 99.0
     frame.loc[1, "text"] = "changed"
-    edited, changed = app_views.read_edits(dialogue, frame)
+    edited, changed = views.read_edits(dialogue, frame)
     assert changed == [1] and edited[0].start == dialogue[0].start
-    assert [frame.columns[i] for i in app_views.STATIC_COLUMNS if i < len(frame.columns)] == ["#", "start (s)", "end (s)"]
-    assert app_views.STATIC_COLUMNS == [0, 1, 2, 5, 6, 7, 8, 9]
+    assert [frame.columns[i] for i in views.STATIC_COLUMNS if i < len(frame.columns)] == ["#", "start (s)", "end (s)"]
+    assert views.STATIC_COLUMNS == [0, 1, 2, 5, 6, 7, 8, 9]
 
 
 def test_modality_toggles_recompute_the_fusion_without_a_modality():
     studio = make_studio(live=("text", "audio", "video", "fusion"))
-    session, _, _, chart, _, _ = analysed(studio)
+    session, _, _, _, chart, _, _ = analysed(studio)
     toggles = studio.controls(session)[0]
     assert toggles.interactive is True and toggles.value == ["audio", "video"]
-    assert session.media == {"decoded": str(EXAMPLE), "utterances": 6}
+    assert studio.services.store.get(session.media_key) == {"decoded": str(EXAMPLE), "utterances": 6}
     assert [trace.name for trace in chart.data[:4]] == ["text", "audio", "video", "fused"]
-    session, _, _, chart, status, _ = studio.set_modalities(["video"], session)
+    session, _, _, _, chart, status, _ = studio.set_modalities(["video"], session)
     toggles = studio.controls(session)[0]
     assert studio.services.recognizer.calls[-1]["drop"] == {"audio"}
     assert session.drop == {"audio"} and toggles.value == ["video"] and "non-verbal cues: video" in status
@@ -180,9 +187,9 @@ def test_modality_toggles_recompute_the_fusion_without_a_modality():
 def test_transcript_only_analysis_says_why_cues_are_absent():
     studio = make_studio(live=("text", "audio", "video", "fusion"))
     transcript = str(REPO / "assets" / "example_conversation.srt")
-    session, _, _, chart, _, _ = studio.analyze(None, None, transcript, 0, app_state.Session(), progress=NO_PROGRESS)
+    session, _, _, _, chart, _, _ = studio.analyze(None, None, transcript, 0, actions.Session(), progress=NO_PROGRESS)
     toggles = studio.controls(session)[0]
-    assert session.clip is None and session.media is None and len(session.dialogue) == 6
+    assert session.clip is None and session.media_key == "" and len(session.dialogue) == 6
     assert [trace.name for trace in chart.data[:4]] == ["text", "audio (no clip)", "video (no clip)", "fused"]
     assert toggles.interactive is False and "transcript only" in toggles.info
     figure, video, audio = studio.show_utterance(2, session)
@@ -206,26 +213,50 @@ def test_show_utterance_cuts_the_span_and_plots_it(tmp_path):
         studio.show_utterance(9, session)
 
 
-def test_exports_carry_every_probability(tmp_path):
-    studio = make_studio()
+def test_exports_carry_every_probability_in_the_documented_format(tmp_path):
+    studio = make_studio(root=tmp_path)
     session = analysed(studio)[0]
-    csv_path, json_path = studio.export(session)
+    csv_path, json_path = studio.export(session, Request())
     rows = list(csv.DictReader(open(csv_path, encoding="utf-8")))
     assert len(rows) == 6 and rows[0]["speaker"] == "Ross" and rows[0]["audio_joy"] == ""
     assert abs(sum(float(rows[0][f"text_{label}"]) for label in MELD_LABELS) - 1) < 1e-6
     payload = json.loads(Path(json_path).read_text())
-    assert payload["live"] == ["text"] and len(payload["utterances"]) == 6
-    assert payload["dialogue"]["utterances"][5]["text"] == "Okay, fine."
+    assert payload["format"] == "telme-analysis/1" and payload["live"] == ["text"]
+    assert payload["source"] == "example_conversation.mp4"  # the file name, never the server's path
+    assert payload["utterances"][5]["text"] == "Okay, fine." and payload["model"]["name"] == "fake"
+    fused = payload["utterances"][0]["probabilities"]["fused"]
+    assert set(fused) == set(MELD_LABELS) and payload["utterances"][0]["label"] == max(fused, key=fused.get)
+    assert Path(csv_path).parent == tmp_path / "tab-1"  # the session's own folder
+
+
+def test_csv_cells_that_look_like_formulas_are_neutralised(tmp_path):
+    studio = make_studio(root=tmp_path)
+    session = analysed(studio)[0]
+    frame = views.results_frame(session.dialogue, session.prediction)
+    attacks = ["=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx"]
+    for row, attack in enumerate(attacks):
+        frame.loc[row, "text"] = attack
+    frame.loc[0, "speaker"] = "=HYPERLINK(\"http://x\")"
+    session = studio.rerun(frame, session)[0]
+    rows = list(csv.reader(open(studio.export(session, Request())[0], encoding="utf-8", newline="")))
+    header = rows[0]
+    texts = [row[header.index("text")] for row in rows[1:]]
+    assert texts == ["'" + attack for attack in attacks]
+    assert rows[1][header.index("speaker")] == "'=HYPERLINK(\"http://x\")"
+    assert rows[2][header.index("start")] == str(session.dialogue[1].start)  # numbers untouched
+    assert exports.safe_cell(-0.5) == -0.5 and exports.safe_cell("fine = ok") == "fine = ok"
+    assert exports.safe_cell(None) is None
 
 
 def test_captioned_export_burns_the_emotion_in():
     studio = make_studio()
     session = analysed(studio)[0]
-    out = studio.export_video(session, progress=NO_PROGRESS)
+    out = studio.export_video(session, Request(), progress=NO_PROGRESS)
     from telme.media.decode import decode_frames, probe
 
     info = probe(out)
-    assert info.height == app_views.CAPTION_MIN_HEIGHT and abs(info.duration - probe(EXAMPLE).duration) < 0.3
+    assert info.height == media.CAPTION_MIN_HEIGHT and abs(info.duration - probe(EXAMPLE).duration) < 0.3
+    assert info.has_audio
     middle = (session.dialogue[0].start + session.dialogue[0].end) / 2
     silent = 0.1  # s, before the first utterance
     frames = decode_frames(out, times=[silent, middle])
@@ -234,17 +265,29 @@ def test_captioned_export_burns_the_emotion_in():
 
 
 def test_captioned_export_of_a_browser_recording():
-    """A webm without container duration (as browsers record) is normalised before moviepy reads it."""
+    """A webm without container duration (as browsers record) is read straight by PyAV."""
     studio = make_studio()
     webm = REPO / "tests" / "fixtures" / "media" / "conversation.webm"
     session = studio.analyze(str(webm), None, str(REPO / "tests" / "fixtures" / "media" / "conversation.srt"), 0,
-                             app_state.Session(), progress=NO_PROGRESS)[0]
+                             actions.Session(), progress=NO_PROGRESS)[0]
     from telme.media.decode import probe
 
     out = studio.export_video(session, progress=NO_PROGRESS)
     assert probe(out).has_video and abs(probe(out).duration - probe(webm).duration) < 0.3
     _, video, _ = studio.show_utterance(0, session)
     assert abs(probe(video).duration - session.dialogue[0].duration) < 0.25
+
+
+def test_audio_span_is_a_wav_cut_on_the_sample(tmp_path):
+    out = media.cut_span(EXAMPLE, 2.497, 4.179, tmp_path / "span.wav", has_video=False)
+    from telme.media.decode import probe
+
+    info = probe(out)
+    assert not info.has_video and abs(info.duration - (4.179 - 2.497)) < 0.03
+    with pytest.raises(media.ExportFailed, match="broken.mp4 could not be re-encoded"):
+        broken = tmp_path / "broken.mp4"
+        broken.write_bytes(b"\x00 not a video" * 50)
+        media.cut_span(broken, 0, 1, tmp_path / "out.mp4")
 
 
 def _write_meld(path, rows):
@@ -287,68 +330,83 @@ def test_error_inspection_rejects_other_csvs(tmp_path):
 
 
 def test_model_card_names_live_and_missing_modalities():
-    text_only = app_views.model_markdown(FakeModel(("text",)))
+    text_only = views.model_markdown(FakeModel(("text",)))
     assert "text **live**" in text_only and "audio **not loaded**" in text_only and "audio student: no weights" in text_only
-    full = app_views.model_markdown(FakeModel(("text", "audio", "video", "fusion")))
+    full = views.model_markdown(FakeModel(("text", "audio", "video", "fusion")))
     assert "fusion **live**" in full and "not loaded" not in full
 
 
 def test_timeline_places_utterances_in_time_by_speaker():
     studio = make_studio()
     session = analysed(studio)[0]
-    figure = app_views.timeline_figure(session.dialogue, session.prediction)
+    figure = views.timeline_figure(session.dialogue, session.prediction)
     bases = sorted(base for trace in figure.data for base in trace.base)
     assert bases == sorted(u.start for u in session.dialogue)
     assert set(y for trace in figure.data for y in trace.y) == {"Ross", "Rachel"}
 
 
 def test_cli_flags_fall_back_to_environment(monkeypatch):
-    for name in ("TELME_HOST", "GRADIO_SERVER_NAME", "TELME_SHARE", "TELME_DATASET"):
+    for name in ("TELME_HOST", "GRADIO_SERVER_NAME", "TELME_SHARE", "TELME_DATASET", "TELME_AUTH"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TELME_WEIGHTS", "owner/repo")
     monkeypatch.setenv("TELME_PORT", "7999")
-    args = app.parse_args([])
-    assert (args.weights, args.port, args.host, args.share) == ("owner/repo", 7999, "127.0.0.1", False)
-    assert app.parse_args(["--weights", "x", "--share"]).share is True
+    args = launch.parse_args([])
+    assert (args.weights, args.port, args.host, args.share, args.auth) == ("owner/repo", 7999, "127.0.0.1", False, None)
+    assert launch.parse_args(["--weights", "x", "--share"]).share is True
+    assert launch.parse_args(["--auth", "ana:s3cr:et"]).auth == ("ana", "s3cr:et")
+    monkeypatch.setenv("TELME_AUTH", "bo:pw")
     monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")  # what a Hugging Face Space sets
-    assert (app.parse_args([]).host, app.parse_args([]).dataset) == ("0.0.0.0", "meld")
+    assert (launch.parse_args([]).host, launch.parse_args([]).dataset, launch.parse_args([]).auth) == (
+        "0.0.0.0", "meld", ("bo", "pw"))
+    with pytest.raises(SystemExit):
+        launch.parse_args(["--auth", "no-password"])
 
 
-def test_every_action_has_an_api_name():
-    demo = app.build_demo(make_studio().services)
-    names = {fn.api_name for fn in demo.fns.values() if fn.api_name}
-    assert {"analyze", "rerun", "set_modalities", "show_utterance", "export", "export_video",
-            "evaluate_split", "split_dialogue", "split_utterance"} <= names
+def test_every_action_has_an_api_name_and_a_queue_group():
+    demo = layout.build_demo(make_studio())
+    by_name = {fn.api_name: fn for fn in demo.fns.values() if fn.api_visibility == "public"}
+    assert set(by_name) == {"analyze", "rerun", "set_modalities", "show_utterance", "export", "export_video",
+                            "evaluate_split", "split_dialogue", "split_utterance"}
+    groups = {name: (fn.concurrency_id, fn.concurrency_limit) for name, fn in by_name.items()}
+    assert groups["analyze"] == groups["rerun"] == groups["evaluate_split"] == ("model", 1)
+    assert groups["export_video"] == ("render", 1)
+    assert {groups[name] for name in ("show_utterance", "export", "set_modalities", "split_dialogue",
+                                      "split_utterance")} == {("light", 4)}
+    assert {by_name[name].trigger_mode for name in ("analyze", "rerun", "export", "export_video")} == {"once"}
 
 
-def test_an_edit_recomputes_only_what_it_reaches_with_the_real_recognizer(monkeypatch):
+def test_an_edit_recomputes_only_what_it_reaches_with_the_real_recognizer():
     """Real pipeline parts and Recognizer on a tiny bundle: the edit re-runs later prompts only."""
+    from functools import partial
+
     from telme.checkpoints.tiny import tiny_model
-    from telme.inference import Recognizer
+    from telme.inference import Recognizer, load_clip_media
     from telme.media.pipeline import ClipToDialogue
 
     model = tiny_model(seed=3)
     recognizer = Recognizer(model, device="cpu")
-    from functools import partial
-
-    from telme.inference import load_clip_media
-
-    services = app_state.Services(recognizer=recognizer, load_media=partial(load_clip_media, model=model),
-                                  to_dialogue=ClipToDialogue(transcriber=object(), speaker_assigner=object()))
-    studio = app.Studio(services)
+    decoder = media.ProbeOnce()
+    services = actions.Services(
+        recognizer=recognizer, load_media=partial(load_clip_media, model=model, decoder=decoder),
+        to_dialogue=ClipToDialogue(decoder=decoder, transcriber=object(), speaker_assigner=object()),
+        decoder=decoder, store=MediaStore(), workspaces=Workspaces())
+    studio = Studio(services)
     transcript = str(REPO / "assets" / "example_conversation.srt")
-    session = studio.analyze(str(EXAMPLE), None, transcript, 0, app_state.Session(), progress=NO_PROGRESS)[0]
+    session = studio.analyze(str(EXAMPLE), None, transcript, "2", actions.Session(), progress=NO_PROGRESS)[0]
+    assert decoder.probes == 1  # one analysis probes the clip once
     assert recognizer.stats.teacher_rows == 6 and recognizer.stats.audio_rows == 6 and recognizer.stats.video_rows == 6
-    frame = app_views.results_frame(session.dialogue, session.prediction)
+    assert services.store.bytes > 0 and len(services.store) == 1
+    frame = views.results_frame(session.dialogue, session.prediction)
     frame.loc[4, "text"] = "That is absolutely not true."
     recognizer.stats.reset()
     session, *_, status, _ = studio.rerun(frame, session)
     assert (recognizer.stats.teacher_rows, recognizer.stats.audio_rows, recognizer.stats.video_rows) == (2, 0, 0)
     assert "re-ran #4–#5 (2 of 6" in status and "audio and video outputs were reused" in status
     recognizer.stats.reset()
-    monkeypatch.setattr(app_state, "MEDIA_IN_STATE_BYTES", 0)  # a clip too big to keep: decoded again on use
-    big = studio.analyze(str(EXAMPLE), None, transcript, 0, app_state.Session(), progress=NO_PROGRESS)[0]
-    assert big.media is None and recognizer.stats.audio_rows == 0  # same media bytes: cache hits
+    services.store.max_bytes = 0  # a clip too big to keep: decoded again on use
+    big = studio.analyze(str(EXAMPLE), None, transcript, 0, actions.Session(), progress=NO_PROGRESS)[0]
+    assert services.store.get(big.media_key) is None and recognizer.stats.audio_rows == 0  # same bytes: cache hits
+    assert len(services.store) == 0  # this owner's earlier entry was replaced, the new one did not fit
     big = studio.set_modalities(["video"], big)[0]
     assert big.prediction.utterances[0].audio is not None and recognizer.stats.audio_rows == 0
     session = studio.set_modalities(["audio"], session)[0]
@@ -360,20 +418,108 @@ def test_start_up_without_trained_weights_says_so_instead_of_predicting(tmp_path
     from telme.checkpoints import save_bundle
     from telme.checkpoints.tiny import tiny_model
 
-    services = app.load_services(app.parse_args(["--weights", str(tmp_path / "nothing-here")]))
+    services = launch.load_services(launch.parse_args(["--weights", str(tmp_path / "nothing-here")]))
     assert services.recognizer is None and "No trained TelME weights" in services.summary
     untrained = tiny_model(parts=("teacher",), mark_trained=False)
-    services = app.load_services(app.parse_args(["--weights", str(save_bundle(untrained, tmp_path / "random"))]))
+    services = launch.load_services(launch.parse_args(["--weights", str(save_bundle(untrained, tmp_path / "random"))]))
     assert services.recognizer is None and "no trained weights" in services.problem
     with pytest.raises(gr.Error, match="no trained weights"):
-        app.Studio(services).analyze(None, None, str(REPO / "assets" / "example_conversation.srt"), 0,
-                                     app_state.Session(), progress=NO_PROGRESS)
+        Studio(services).analyze(None, None, str(REPO / "assets" / "example_conversation.srt"), 0,
+                                 actions.Session(), progress=NO_PROGRESS)
     text_only = save_bundle(tiny_model(parts=("teacher",)), tmp_path / "text-only")
-    services = app.load_services(app.parse_args(["--weights", str(text_only), "--device", "cpu"]))
+    services = launch.load_services(launch.parse_args(["--weights", str(text_only), "--device", "cpu"]))
     assert services.live == ("text",) and "audio **not loaded**" in services.summary
-    session = app.Studio(services).analyze(str(EXAMPLE), None, str(REPO / "assets" / "example_conversation.srt"), 0,
-                                           app_state.Session(), progress=NO_PROGRESS)[0]
-    assert session.media is None and session.prediction.utterances[0].audio is None  # nothing decoded for students
+    session, *_, status, _ = Studio(services).analyze(
+        str(EXAMPLE), None, str(REPO / "assets" / "example_conversation.srt"), 0, actions.Session(),
+        progress=NO_PROGRESS)
+    assert session.media_key == "" and session.prediction.utterances[0].audio is None  # nothing decoded for students
+    status = Studio(services).set_modalities(["video"], session)[5]
+    assert status.startswith("nothing was recomputed: the loaded model has no trained fusion")
+
+
+def test_the_default_model_card_shows_its_measured_scores():
+    from telme.checkpoints import load_model
+
+    model = load_model(REPO / "checkpoints" / "telme-mini-meld")
+    card = views.model_markdown(model, launch.measured_scores(model))
+    assert "measured on dev (1,109 utterances): weighted-F1 **55.88**" in card
+
+
+def test_both_a_video_and_an_audio_file_are_refused():
+    studio = make_studio()
+    with pytest.raises(gr.Error, match="either a video or an audio recording, not both"):
+        studio.analyze(str(EXAMPLE), str(REPO / "tests" / "fixtures" / "media" / "conversation.wav"), None, 0,
+                       actions.Session(), progress=NO_PROGRESS)
+
+
+@pytest.mark.parametrize("value", ["three", "10", "-1", "2.5", "[1]"])
+def test_an_invalid_speaker_count_is_explained(value):
+    with pytest.raises(gr.Error, match="number of speakers must be 'detect' or a whole number from 1 to 9"):
+        make_studio().analyze(str(EXAMPLE), None, None, value, actions.Session(), progress=NO_PROGRESS)
+
+
+def test_speaker_count_choices_and_values():
+    assert actions.SPEAKER_CHOICES == ["detect", "1", "2", "3", "4", "5", "6", "7", "8", "9"]
+    assert [actions.parse_speakers(v) for v in ("detect", 0, None, "", "3", 4, 9.0)] == [None, None, None, None,
+                                                                                           3, 4, 9]
+
+
+def test_a_new_clip_clears_the_transcript_left_from_the_example(tmp_path):
+    studio = make_studio()
+    cached = tmp_path / "gradio" / "abc123" / "example_conversation.srt"  # how Gradio hands over an example file
+    assert studio.new_clip(str(cached)) is None
+    own = str(tmp_path / "my_clip.srt")
+    assert studio.new_clip(own) == own and studio.new_clip(None) is None
+
+
+def test_a_session_s_files_and_media_are_removed_when_it_ends(tmp_path):
+    studio = make_studio(live=("text", "audio", "video", "fusion"), root=tmp_path)
+    one, two = Request("tab-1"), Request("tab-2")
+    session = analysed(studio, request=one)[0]
+    other = analysed(studio, request=two)[0]
+    studio.show_utterance(1, session, one)
+    studio.export(session, one)
+    studio.export(other, two)
+    assert sorted(path.name for path in (tmp_path / "tab-1").iterdir()) == [
+        "example_conversation_emotions.csv", "example_conversation_emotions.json", "utterance_1.mp4"]
+    assert len(studio.services.store) == 2
+    studio.end_session(one)  # demo.unload: the tab closed
+    assert not (tmp_path / "tab-1").exists() and (tmp_path / "tab-2").is_dir()
+    assert studio.services.store.get(session.media_key) is None and studio.services.store.get(other.media_key)
+    studio.expire(other)  # gr.State's delete_callback (time-to-live)
+    assert not (tmp_path / "tab-2").exists() and len(studio.services.store) == 0
+
+
+def test_idle_session_folders_are_swept_and_the_root_goes_at_exit(tmp_path):
+    spaces = Workspaces(tmp_path / "root", idle_seconds=60)
+    old, fresh = spaces.folder("old"), spaces.folder("fresh")
+    (old / "span.mp4").write_bytes(b"x")
+    import os
+    import time
+
+    os.utime(old, (time.time() - 120, time.time() - 120))
+    assert spaces.sweep() == ["old"] and fresh.is_dir() and not old.exists()
+    assert spaces.folder("../../etc").parent == spaces.root  # a session id never leaves the root
+    spaces.close()
+    assert not spaces.root.exists()
+
+
+def test_the_media_store_is_bounded_in_bytes_least_recently_used_first():
+    import numpy as np
+
+    from telme.media.pipeline import UtteranceMedia
+
+    def clip(kib):
+        return [UtteranceMedia(audio=np.zeros(kib * 256, np.float32), frames=None)]  # kib KiB
+
+    store = MediaStore(max_bytes=3 * 1024)
+    assert store.put("a", "tab-a", clip(1)) and store.put("b", "tab-b", clip(1))
+    store.get("a")  # a is now the most recently used
+    assert store.put("c", "tab-c", clip(2))  # 4 KiB > 3 KiB: b goes
+    assert store.get("b") is None and store.get("a") is not None and store.bytes == 3 * 1024
+    assert not store.put("d", "tab-d", clip(4)) and store.get("d") is None  # larger than the whole store
+    store.put("a2", "tab-a", clip(1))  # a session's new analysis replaces its old media
+    assert store.get("a") is None and store.get("a2") is not None
 
 
 def test_error_inspection_reads_the_real_split_formats(data_dir):
@@ -384,7 +530,7 @@ def test_error_inspection_reads_the_real_split_formats(data_dir):
     expected = sum(len(d) for d in read_meld_csv(data_dir / "meld" / "dev_sent_emo.csv")[:3])
     assert meld.report.count == expected and meld.names()[0].startswith("dia0 (")
     iemocap = str(data_dir / "iemocap" / "iemocap_dev.csv")
-    assert app_state.read_split(iemocap)[0].source.startswith("iemocap:dev:")
+    assert inspection.read_split(iemocap)[0].source.startswith("iemocap:dev:")
     with pytest.raises(gr.Error, match="no gold label of this split is one of the model's labels"):
         studio.evaluate_split(iemocap, None, 2, progress=NO_PROGRESS)  # a MELD model on IEMOCAP labels
 
@@ -395,7 +541,7 @@ def test_long_utterances_are_reported_under_the_official_profile():
     dialogue = Dialogue([Utterance(0.0, 31.0, "Ross", "a long one"), Utterance(31.0, 33.0, "Rachel", "short")])
     official, clean = FakeModel(("text",)), FakeModel(("text",))
     official.profile, clean.profile = OFFICIAL, CLEAN
-    note = app_state.long_note(official, dialogue, media=[object(), object()])
+    note = actions.long_note(official, dialogue, media=[object(), object()])
     assert "utterances 0 last over 30 s" in note and "zero audio" in note
-    assert app_state.long_note(clean, dialogue, media=[object(), object()]) == ""
-    assert app_state.long_note(official, dialogue, media=None) == ""  # no clip: nothing was zeroed
+    assert actions.long_note(clean, dialogue, media=[object(), object()]) == ""
+    assert actions.long_note(official, dialogue, media=None) == ""  # no clip: nothing was zeroed

@@ -1,4 +1,4 @@
-"""The app in a real browser: Debian's chromium driven by Playwright against `python app.py`.
+"""The studio in a real browser: Debian's chromium driven by Playwright against `python app.py`.
 
 The server runs the real pipeline (decode, transcript or faster-whisper ASR, speakers) and the
 real recognizer on a tiny random bundle whose parts are marked trained, so every live path of the
@@ -239,7 +239,7 @@ def test_example_clip_without_transcript_runs_asr_and_speakers(page):
 
 def _write_split(folder):
     """A MELD-format split of two dialogues, and clips for the first one (cut from the example)."""
-    import app_views
+    from studio.media import cut_span
 
     rows = [(0, 0, "Ross", "Hey, did you see my keys?", "neutral", 0.4, 2.1),
             (0, 1, "Rachel", "They are on the kitchen table.", "neutral", 2.5, 4.18),
@@ -253,7 +253,7 @@ def _write_split(folder):
         lines.append(f'{number},"{text}",{speaker},{emotion},neutral,{dialogue},{utterance},1,1,'
                      f'"00:00:0{start:.3f}".replace(".", ","),"00:00:0{end:.3f}"'.replace('.replace(".", ",")', ""))
         if dialogue == 0:
-            app_views.cut_span(EXAMPLE, start, end, clips / f"dia{dialogue}_utt{utterance}.mp4")
+            cut_span(EXAMPLE, start, end, clips / f"dia{dialogue}_utt{utterance}.mp4")
     split = folder / "dev_sent_emo.csv"
     split.write_text("\n".join(lines) + "\n")
     return split, clips
@@ -283,6 +283,32 @@ def test_error_inspection_of_a_split_with_clips(page, tmp_path):
     shot(page, "08_error_inspection.png")
 
 
+def _fake_capture_files(folder, seconds):
+    """The example's first seconds as chromium's fake camera (y4m) and microphone (48 kHz wav), via PyAV."""
+    import av
+
+    camera, microphone = folder / "camera.y4m", folder / "microphone.wav"
+    with av.open(str(EXAMPLE)) as source, av.open(str(camera), "w", format="yuv4mpegpipe") as out:
+        video = source.streams.video[0]
+        stream = out.add_stream("rawvideo", rate=video.average_rate)
+        stream.width, stream.height, stream.pix_fmt = video.width, video.height, "yuv420p"
+        for frame in source.decode(video):
+            if frame.time >= seconds:
+                break
+            out.mux(stream.encode(frame.reformat(format="yuv420p")))
+        out.mux(stream.encode(None))
+    with av.open(str(EXAMPLE)) as source, av.open(str(microphone), "w") as out:
+        stream = out.add_stream("pcm_s16le", rate=48000, layout="mono")
+        mixer = av.AudioResampler(format="s16", layout="mono", rate=48000)
+        for frame in source.decode(source.streams.audio[0]):
+            if frame.time >= seconds:
+                break
+            for chunk in mixer.resample(frame):
+                out.mux(stream.encode(chunk))
+        out.mux(stream.encode(None))
+    return camera, microphone
+
+
 FAKE_TRANSCRIPT = "1\n00:00:00,200 --> 00:00:02,800\nRoss: I am talking to the camera.\n"
 RECORD_SECONDS = 3.5
 
@@ -290,13 +316,7 @@ RECORD_SECONDS = 3.5
 @pytest.fixture
 def recording_page(playwright, server, tmp_path):
     """A page whose camera and microphone play the example clip (chromium's fake capture devices)."""
-    import imageio_ffmpeg
-
-    ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
-    camera, microphone = tmp_path / "camera.y4m", tmp_path / "microphone.wav"
-    subprocess.run([ffmpeg, "-v", "error", "-i", str(EXAMPLE), "-t", "6", "-pix_fmt", "yuv420p", str(camera)], check=True)
-    subprocess.run([ffmpeg, "-v", "error", "-i", str(EXAMPLE), "-t", "6", "-vn", "-ac", "1", "-ar", "48000",
-                    str(microphone)], check=True)
+    camera, microphone = _fake_capture_files(tmp_path, seconds=6)
     fake_devices = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
                     f"--use-file-for-fake-video-capture={camera}", f"--use-file-for-fake-audio-capture={microphone}"]
     browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS + fake_devices)

@@ -40,10 +40,11 @@ def clip_pipeline(asr_model=None):
     return ClipToDialogue(transcriber=WhisperTranscriber(model=asr_model))
 
 
-def load_clip_media(path, dialogue, model, progress=None, audio=None):
+def load_clip_media(path, dialogue, model, progress=None, audio=None, decoder=None):
     """Per-utterance audio (at the profile's rate) and frames, decoded once; None when no student is live.
 
-    audio: the clip's `DecodedAudio` when it is already decoded (it is then only resampled)."""
+    audio: the clip's `DecodedAudio` when it is already decoded (it is then only resampled).
+    decoder: a `telme.media.decode`-like object (the app passes one that probes each file once)."""
     from telme.features.video import sample_frame_indices
     from telme.media import pipeline
 
@@ -56,7 +57,7 @@ def load_clip_media(path, dialogue, model, progress=None, audio=None):
         return pipeline.load_dialogue_media(path, dialogue, profile.audio_sample_rate, num_frames=profile.num_frames,
                                             frame_sampler=frames)
     return pipeline.utterance_media(path, dialogue, profile.audio_sample_rate, sample_frames=frames, progress=progress,
-                                    audio=audio)
+                                    audio=audio, decoder=decoder)
 
 
 def _loaded(model):
