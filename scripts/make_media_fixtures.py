@@ -2,7 +2,7 @@
 
     apt-get install espeak-ng && python scripts/make_media_fixtures.py
 
-Writes to tests/fixtures/media/ (and copies the example clip to assets/):
+Writes to tests/fixtures/media/ (the app's example is made by scripts/make_example.py):
 - conversation.{mp4,webm,wav}: two espeak-ng voices taking turns; the video is a flat colour per
   speaker (the last one who spoke); the webm is written like a browser recording (vp8/opus, no
   duration in the container); the mp4 carries 44.1 kHz AAC.
@@ -178,10 +178,6 @@ def main():
         "yuv420p",
         str(OUT / "no_audio.mp4"),
     )
-    assets = ROOT / "assets"
-    assets.mkdir(exist_ok=True)
-    (assets / "example_conversation.mp4").write_bytes((OUT / "conversation.mp4").read_bytes())
-    (assets / "example_conversation.srt").write_text((OUT / "conversation.srt").read_text())
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from studio.inspection import SPLIT_COLUMNS
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_CLIP = ROOT / "assets" / "example_conversation.mp4"
 EXAMPLE_TRANSCRIPT = ROOT / "assets" / "example_conversation.srt"
+EXAMPLE_SPLIT = ROOT / "assets" / "example_split.csv"  # 15 labelled lines written by this project (not MELD)
 TRANSCRIPT_TYPES = [".srt", ".vtt", ".csv"]
 SESSION_TTL = 2 * 3600  # s: a session's state (and its files) is dropped this long after its last use
 GROUPS = {"model": 1, "render": 1, "light": 4}  # concurrency_id -> how many run at once
@@ -53,7 +54,7 @@ def analyse_tab(studio, session):
     ui["status"] = gr.Markdown(label="Status", show_label=False, elem_id="status")
     ui["table"] = gr.Dataframe(views.empty_results_frame(), interactive=True, wrap=True,
                                static_columns=views.STATIC_COLUMNS, column_widths=views.COLUMN_WIDTHS,
-                               pinned_columns=1, elem_id="utterances",
+                               pinned_columns=views.PINNED_COLUMNS, elem_id="utterances",
                                label="Utterances: click a row to inspect it; edit speaker or text cells, then re-run")
     gr.Markdown(EXPLAIN, elem_id="explain")
     with gr.Row(equal_height=True):
@@ -96,7 +97,7 @@ def input_row(enabled):
             ui["analyse"] = gr.Button("Analyse", variant="primary", interactive=enabled, elem_id="analyse")
             ui["busy"] = gr.Markdown(elem_id="busy", min_height=60)  # progress and errors show here, not on results
             gr.Examples([[str(EXAMPLE_CLIP), str(EXAMPLE_TRANSCRIPT)]], inputs=[ui["video"], ui["transcript"]],
-                        label="Example: a short argument, made by this project (click, then Analyse)")
+                        label="Example: a 35 s scene by two espeak-ng voices, made by this project (click, then Analyse)")
     return ui
 
 
@@ -142,12 +143,15 @@ def inspection_tab(studio):
             limit = gr.Number(value=0, precision=0, minimum=0, label="First N dialogues (0 = all)")
             evaluate = gr.Button("Evaluate split", variant="primary",
                                  interactive=studio.services.recognizer is not None, elem_id="evaluate")
+            gr.Examples([[str(EXAMPLE_SPLIT)]], inputs=[csv_file],
+                        label="Sample split: 3 scenes, 15 lines labelled by this project (click, then Evaluate)")
     scores = gr.Markdown(label="Scores", show_label=False, elem_id="split-scores")
     with gr.Row():
         report = gr.Dataframe(label="Per class", interactive=False, elem_id="split-report")
         confusion = gr.Plot(label="Confusion matrix", elem_id="confusion")
     dialogue = gr.Dropdown(label="Dialogue", choices=[], allow_custom_value=True, elem_id="split-dialogue")
-    table = gr.Dataframe(label="Gold vs predicted", interactive=False, wrap=True, elem_id="split-table")
+    table = gr.Dataframe(label="Gold vs predicted", interactive=False, wrap=True, elem_id="split-table",
+                         pinned_columns=views.PINNED_COLUMNS + 1)  # '#', speaker, emotion, gold
     with gr.Row():
         timeline = gr.Plot(label="Timeline", elem_id="split-timeline")
         chart = gr.Plot(label="Selected utterance", elem_id="split-chart")

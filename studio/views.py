@@ -24,10 +24,16 @@ SOURCE_COLORS = {"text": "#4c72b0", "audio": "#55a868", "video": "#c44e52", "fus
 NOT_LIVE = "not loaded"
 EDITABLE = ("speaker", "text")  # the only cells a person may change in the results table
 CHART_HEIGHT = 380  # px
-BASE_COLUMNS = ("#", "start (s)", "end (s)", "speaker", "text")
+# Column order keeps what matters on a narrow screen: '#', speaker and emotion come first and are
+# pinned (PINNED_COLUMNS), the long text wraps after them, times and per-part views follow.
+COLUMNS = ("#", "speaker", "emotion", "gold", "confidence", "text", "start (s)", "end (s)", "text · audio · video", "α")
 PREDICTION_COLUMNS = ("emotion", "confidence", "text · audio · video", "α")
-STATIC_COLUMNS = [i for i, name in enumerate(BASE_COLUMNS + PREDICTION_COLUMNS + ("gold",)) if name not in EDITABLE]
-COLUMN_WIDTHS = ["48px", "78px", "78px", "110px", "34%", "100px", "104px", "190px", "64px"]  # text takes the rest
+PINNED_COLUMNS = 3  # '#', speaker, emotion
+WIDTHS = {"#": "44px", "speaker": "96px", "emotion": "92px", "gold": "84px", "confidence": "96px", "text": "300px",
+          "start (s)": "76px", "end (s)": "76px", "text · audio · video": "180px", "α": "60px"}
+ANALYSIS_COLUMNS = [name for name in COLUMNS if name != "gold"]  # the analysis table (no gold labels)
+STATIC_COLUMNS = [i for i, name in enumerate(ANALYSIS_COLUMNS) if name not in EDITABLE]
+COLUMN_WIDTHS = [WIDTHS[name] for name in ANALYSIS_COLUMNS]
 
 
 def _argmax(probabilities):
@@ -55,13 +61,13 @@ def results_frame(dialogue, prediction=None):
         if has_gold:
             row["gold"] = utterance.label or ""
         rows.append(row)
-    columns = list(BASE_COLUMNS) + list(PREDICTION_COLUMNS) * (prediction is not None) + ["gold"] * has_gold
-    return pd.DataFrame(rows, columns=columns)
+    shown = set(rows[0]) if rows else set(ANALYSIS_COLUMNS[:1] + ["speaker", "text", "start (s)", "end (s)"])
+    return pd.DataFrame(rows, columns=[name for name in COLUMNS if name in shown])
 
 
 def empty_results_frame():
     """The table before any analysis: every column it will have, so the widths apply from the start."""
-    return pd.DataFrame(columns=list(BASE_COLUMNS + PREDICTION_COLUMNS))
+    return pd.DataFrame(columns=ANALYSIS_COLUMNS)
 
 
 def _prediction_cells(prediction, index):

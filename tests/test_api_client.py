@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-EXAMPLE = REPO / "assets" / "example_conversation.mp4"
-TRANSCRIPT = REPO / "assets" / "example_conversation.srt"
+EXAMPLE = REPO / "tests" / "fixtures" / "media" / "conversation.mp4"  # six utterances, two speakers
+TRANSCRIPT = REPO / "tests" / "fixtures" / "media" / "conversation.srt"
 ENDPOINTS = ("/analyze", "/rerun", "/set_modalities", "/show_utterance", "/export", "/export_video",
              "/evaluate_split", "/split_dialogue", "/split_utterance")
 
@@ -62,7 +62,7 @@ def test_every_action_is_an_endpoint(client):
 def test_analyse_toggle_edit_select_export(client):
     table, per_speaker, timeline, chart, status, selected = analyse_example(client)
     assert per_speaker["headers"][:2] == ["speaker", "utterances"] and len(per_speaker["data"]) == 2
-    assert table["headers"][:5] == ["#", "start (s)", "end (s)", "speaker", "text"] and len(table["data"]) == 6
+    assert table["headers"][:5] == ["#", "speaker", "emotion", "confidence", "text"] and len(table["data"]) == 6
     assert status.startswith("analysed 6 utterances of 2 speakers") and selected == 0
     plot = json.loads(chart["plot"])
     assert [trace["name"] for trace in plot["data"][:4]] == ["text", "audio", "video", "fused"]
@@ -88,10 +88,10 @@ def test_analyse_toggle_edit_select_export(client):
     rows = list(csv.DictReader(open(csv_path, encoding="utf-8")))
     assert rows[1]["text"] == "They are NOT on the table." and len(rows) == 6
     payload = json.loads(Path(json_path).read_text())
-    assert payload["format"] == "telme-analysis/1" and payload["source"] == "example_conversation.mp4"
+    assert payload["format"] == "telme-analysis/1" and payload["source"] == "conversation.mp4"
     assert payload["utterances"][1]["text"] == "They are NOT on the table."
     captioned = client.predict(api_name="/export_video")
-    assert Path(captioned).name == "example_conversation_captioned.mp4"
+    assert Path(captioned).name == "conversation_captioned.mp4"
 
 
 def test_bad_upload_is_an_error_and_keeps_the_session(client, tmp_path):
@@ -123,7 +123,8 @@ def test_error_inspection_endpoints(client, tmp_path):
     assert [row[0] for row in report["data"]] == ["anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise"]
     assert sum(map(sum, json.loads(confusion["plot"])["data"][0]["text"])) == 3
     table, timeline, chart = client.predict("dia1", api_name="/split_dialogue")
-    assert table["data"][0][3:5] == ["Joey", "What?"] and table["headers"][-1] == "gold"
-    assert table["data"][0][-1] == "surprise"
+    row = dict(zip(table["headers"], table["data"][0]))
+    assert (row["speaker"], row["text"], row["gold"]) == ("Joey", "What?", "surprise")
+    assert table["headers"][:4] == ["#", "speaker", "emotion", "gold"]
     chart = client.predict("dia0 (2 utterances)", 1, api_name="/split_utterance")
     assert "gold anger" in json.loads(chart["plot"])["layout"]["title"]["text"]

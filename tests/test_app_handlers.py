@@ -18,7 +18,7 @@ from telme.media.errors import NotAMediaFile
 from telme.media.transcripts import read_transcript
 
 REPO = Path(__file__).resolve().parents[1]
-EXAMPLE = REPO / "assets" / "example_conversation.mp4"
+EXAMPLE = REPO / "tests" / "fixtures" / "media" / "conversation.mp4"  # the media fixture (six utterances)
 NO_PROGRESS = staticmethod(lambda *args, **kwargs: None)
 
 
@@ -83,7 +83,7 @@ def fake_to_dialogue(path, transcript=None, num_speakers=None, progress=None):
         return read_transcript(transcript)
     if "corrupt" in Path(path).name:
         raise NotAMediaFile(path, "truncated, damaged or of an unknown format")
-    return read_transcript(REPO / "assets" / "example_conversation.srt")
+    return read_transcript(REPO / "tests" / "fixtures" / "media" / "conversation.srt")
 
 
 def fake_load_media(path, dialogue, progress=None, audio=None):
@@ -114,8 +114,11 @@ def test_analyze_fills_table_charts_and_status():
     studio = make_studio()
     session, frame, per_speaker, timeline, chart, status, selected = analysed(studio)
     toggles, span_video, span_audio = studio.controls(session)
-    assert len(session.dialogue) == 6 and list(frame.iloc[0, :5]) == [0, 0.4, 2.1, "Ross", "Hey, did you see my keys?"]
-    assert list(frame.columns[5:]) == ["emotion", "confidence", "text · audio · video", "α"]
+    assert len(session.dialogue) == 6
+    assert list(frame.loc[0, ["#", "start (s)", "end (s)", "speaker", "text"]]) == [0, 0.4, 2.1, "Ross",
+                                                                                   "Hey, did you see my keys?"]
+    assert list(frame.columns) == ["#", "speaker", "emotion", "confidence", "text", "start (s)", "end (s)",
+                                   "text · audio · video", "α"]  # '#', speaker, emotion first: pinned on narrow screens
     assert span_video.visible is True and span_audio.visible is False
     assert "live: text" in status and "6 utterances of 2 speakers" in status
     assert [trace.name for trace in chart.data[:4]] == ["text", "audio (not loaded)", "video (not loaded)", "fused"]
@@ -160,14 +163,16 @@ def test_rerun_applies_edits_and_reports_what_was_recomputed():
 
 
 def test_edits_only_touch_speaker_and_text():
-    dialogue = read_transcript(REPO / "assets" / "example_conversation.srt")
+    dialogue = read_transcript(REPO / "tests" / "fixtures" / "media" / "conversation.srt")
     frame = views.results_frame(dialogue)
     frame.loc[0, "start (s)"] = 99.0
     frame.loc[1, "text"] = "changed"
     edited, changed = views.read_edits(dialogue, frame)
     assert changed == [1] and edited[0].start == dialogue[0].start
-    assert [frame.columns[i] for i in views.STATIC_COLUMNS if i < len(frame.columns)] == ["#", "start (s)", "end (s)"]
-    assert views.STATIC_COLUMNS == [0, 1, 2, 5, 6, 7, 8, 9]
+    predicted = views.results_frame(dialogue, FakeRecognizer().run_dialogue(dialogue))
+    assert [predicted.columns[i] for i in range(len(predicted.columns)) if i not in views.STATIC_COLUMNS] == [
+        "speaker", "text"]
+    assert len(views.COLUMN_WIDTHS) == len(predicted.columns) == len(views.empty_results_frame().columns)
 
 
 def test_modality_toggles_recompute_the_fusion_without_a_modality():
@@ -186,7 +191,7 @@ def test_modality_toggles_recompute_the_fusion_without_a_modality():
 
 def test_transcript_only_analysis_says_why_cues_are_absent():
     studio = make_studio(live=("text", "audio", "video", "fusion"))
-    transcript = str(REPO / "assets" / "example_conversation.srt")
+    transcript = str(REPO / "tests" / "fixtures" / "media" / "conversation.srt")
     session, _, _, _, chart, _, _ = studio.analyze(None, None, transcript, 0, actions.Session(), progress=NO_PROGRESS)
     toggles = studio.controls(session)[0]
     assert session.clip is None and session.media_key == "" and len(session.dialogue) == 6
@@ -222,7 +227,7 @@ def test_exports_carry_every_probability_in_the_documented_format(tmp_path):
     assert abs(sum(float(rows[0][f"text_{label}"]) for label in MELD_LABELS) - 1) < 1e-6
     payload = json.loads(Path(json_path).read_text())
     assert payload["format"] == "telme-analysis/1" and payload["live"] == ["text"]
-    assert payload["source"] == "example_conversation.mp4"  # the file name, never the server's path
+    assert payload["source"] == "conversation.mp4"  # the file name, never the server's path
     assert payload["utterances"][5]["text"] == "Okay, fine." and payload["model"]["name"] == "fake"
     fused = payload["utterances"][0]["probabilities"]["fused"]
     assert set(fused) == set(MELD_LABELS) and payload["utterances"][0]["label"] == max(fused, key=fused.get)
@@ -391,7 +396,7 @@ def test_an_edit_recomputes_only_what_it_reaches_with_the_real_recognizer():
         to_dialogue=ClipToDialogue(decoder=decoder, transcriber=object(), speaker_assigner=object()),
         decoder=decoder, store=MediaStore(), workspaces=Workspaces())
     studio = Studio(services)
-    transcript = str(REPO / "assets" / "example_conversation.srt")
+    transcript = str(REPO / "tests" / "fixtures" / "media" / "conversation.srt")
     session = studio.analyze(str(EXAMPLE), None, transcript, "2", actions.Session(), progress=NO_PROGRESS)[0]
     assert decoder.probes == 1  # one analysis probes the clip once
     assert recognizer.stats.teacher_rows == 6 and recognizer.stats.audio_rows == 6 and recognizer.stats.video_rows == 6
@@ -424,13 +429,13 @@ def test_start_up_without_trained_weights_says_so_instead_of_predicting(tmp_path
     services = launch.load_services(launch.parse_args(["--weights", str(save_bundle(untrained, tmp_path / "random"))]))
     assert services.recognizer is None and "no trained weights" in services.problem
     with pytest.raises(gr.Error, match="no trained weights"):
-        Studio(services).analyze(None, None, str(REPO / "assets" / "example_conversation.srt"), 0,
+        Studio(services).analyze(None, None, str(REPO / "tests" / "fixtures" / "media" / "conversation.srt"), 0,
                                  actions.Session(), progress=NO_PROGRESS)
     text_only = save_bundle(tiny_model(parts=("teacher",)), tmp_path / "text-only")
     services = launch.load_services(launch.parse_args(["--weights", str(text_only), "--device", "cpu"]))
     assert services.live == ("text",) and "audio **not loaded**" in services.summary
     session, *_, status, _ = Studio(services).analyze(
-        str(EXAMPLE), None, str(REPO / "assets" / "example_conversation.srt"), 0, actions.Session(),
+        str(EXAMPLE), None, str(REPO / "tests" / "fixtures" / "media" / "conversation.srt"), 0, actions.Session(),
         progress=NO_PROGRESS)
     assert session.media_key == "" and session.prediction.utterances[0].audio is None  # nothing decoded for students
     status = Studio(services).set_modalities(["video"], session)[5]
@@ -481,7 +486,7 @@ def test_a_session_s_files_and_media_are_removed_when_it_ends(tmp_path):
     studio.export(session, one)
     studio.export(other, two)
     assert sorted(path.name for path in (tmp_path / "tab-1").iterdir()) == [
-        "example_conversation_emotions.csv", "example_conversation_emotions.json", "utterance_1.mp4"]
+        "conversation_emotions.csv", "conversation_emotions.json", "utterance_1.mp4"]
     assert len(studio.services.store) == 2
     studio.end_session(one)  # demo.unload: the tab closed
     assert not (tmp_path / "tab-1").exists() and (tmp_path / "tab-2").is_dir()

@@ -21,7 +21,8 @@ pytestmark = pytest.mark.browser
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = REPO / "test-artifacts" / "screenshots"
-EXAMPLE = REPO / "assets" / "example_conversation.mp4"
+EXAMPLE = REPO / "assets" / "example_conversation.mp4"  # ten utterances, two speakers
+CONVERSATION = REPO / "tests" / "fixtures" / "media" / "conversation.mp4"  # six utterances (the media fixture)
 LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SERVER_START = 180  # s: torch, transformers and gradio import slowly on a busy 2-core machine
@@ -151,10 +152,12 @@ def analyse_the_example(page):
     expect(page.locator("#model-card")).to_contain_text("fusion live")
     page.get_by_text("example_conversation.srt").first.click()  # the example row fills clip + transcript
     expect(page.locator("#transcript").get_by_role("link")).to_have_attribute("href", re.compile(r"example_conversation\.srt$"))
-    analyse(page, rows=6)
-    expect(page.locator("#status")).to_contain_text("analysed 6 utterances of 2 speakers")
-    assert cell(page, 0, 3).inner_text() == "Ross" and cell(page, 0, 4).inner_text() == "Hey, did you see my keys?"
-    assert all(cell(page, row, 5).inner_text() in MELD_LABELS for row in range(6))
+    analyse(page, rows=10)
+    expect(page.locator("#status")).to_contain_text("analysed 10 utterances of 2 speakers")
+    assert cell(page, 0, 1).inner_text() == "Ross" and cell(page, 0, 4).inner_text() == "Hey. Did you see my keys?"
+    assert all(cell(page, row, 2).inner_text() in MELD_LABELS for row in range(10))
+    expect(page.locator("#explain")).to_contain_text("α")
+    expect(page.locator("#per-speaker .virtual-row")).to_have_count(2)
     assert texts(page, "#utterance-chart .legendtext") == ["text", "audio", "video", "fused"]
     assert {"Ross", "Rachel"} <= set(texts(page, "#timeline .ytick text"))
     shot(page, "01_example_analysed.png")
@@ -168,7 +171,7 @@ def select_an_utterance(page):
     expect(page.locator("#span-video video")).to_have_attribute("src", re.compile(r"utterance_2\.mp4$"))
     page.wait_for_function("document.querySelector('#span-video video').readyState >= 1")
     duration = page.evaluate("document.querySelector('#span-video video').duration")
-    assert abs(duration - (6.615 - 4.679)) < 0.3
+    assert abs(duration - (8.326 - 6.756)) < 0.3
     shot(page, "02_utterance_selected.png")
 
 
@@ -186,9 +189,9 @@ def edit_and_rerun(page):
     from playwright.sync_api import expect
 
     edit_cell(page, 3, 4, "I hate you so much.")
-    edit_cell(page, 4, 3, "Monica")
+    edit_cell(page, 4, 1, "Monica")
     page.click("#rerun")
-    expect(page.locator("#status")).to_contain_text("edited #3, #4: the text teacher re-ran #3–#5")
+    expect(page.locator("#status")).to_contain_text("edited #3, #4: the text teacher re-ran #3–#9")
     expect(cell(page, 3, 4)).to_have_text("I hate you so much.")
     expect(page.locator("#timeline .ytick text")).to_have_count(3)  # Monica got her own lane
     shot(page, "04_edited_and_rerun.png")
@@ -200,6 +203,8 @@ def upload_a_corrupt_clip(page):
     page.locator("#clip button[aria-label='Clear']").click()
     page.locator("#clip input[type=file]").set_input_files(
         files=[{"name": "broken.mp4", "mimeType": "video/mp4", "buffer": b"\x00\x01 not a video" * 64}])
+    expect(page.get_by_text("The example's transcript was cleared")).to_be_visible()  # it belongs to the example
+    expect(page.locator("#transcript").get_by_role("link")).to_have_count(0)
     page.click("#analyse")
     expect(page.get_by_text(re.compile("broken.mp4 is not a readable audio or video file"))).to_be_visible()
     expect(cell(page, 3, 4)).to_have_text("I hate you so much.")  # the edits survive the bad upload
@@ -225,12 +230,12 @@ def export_results(page):
 def test_example_clip_without_transcript_runs_asr_and_speakers(page):
     from playwright.sync_api import expect
 
-    page.locator("#clip input[type=file]").set_input_files(str(EXAMPLE))
+    page.locator("#clip input[type=file]").set_input_files(str(CONVERSATION))
     page.click("#analyse")
     expect(page.locator("#status")).to_contain_text("analysed", timeout=150_000)  # loads whisper + voice encoder
     rows = page.locator("#utterances .virtual-row").count()
     spoken = " ".join(cell(page, row, 4).inner_text().lower() for row in range(rows))
-    speakers = {cell(page, row, 3).inner_text() for row in range(rows)}
+    speakers = {cell(page, row, 1).inner_text() for row in range(rows)}
     assert rows >= 3 and "keys" in spoken and "kitchen" in spoken
     assert speakers == {"Speaker 1", "Speaker 2"}
     expect(page.locator("#timeline .js-plotly-plot")).to_have_count(1)
@@ -253,7 +258,7 @@ def _write_split(folder):
         lines.append(f'{number},"{text}",{speaker},{emotion},neutral,{dialogue},{utterance},1,1,'
                      f'"00:00:0{start:.3f}".replace(".", ","),"00:00:0{end:.3f}"'.replace('.replace(".", ",")', ""))
         if dialogue == 0:
-            cut_span(EXAMPLE, start, end, clips / f"dia{dialogue}_utt{utterance}.mp4")
+            cut_span(CONVERSATION, start, end, clips / f"dia{dialogue}_utt{utterance}.mp4")
     split = folder / "dev_sent_emo.csv"
     split.write_text("\n".join(lines) + "\n")
     return split, clips
@@ -276,7 +281,7 @@ def test_error_inspection_of_a_split_with_clips(page, tmp_path):
     page.locator("#split-dialogue input").click()
     page.get_by_role("option", name="dia1 (3 utterances)").click()
     expect(page.locator("#split-table .virtual-row")).to_have_count(3)
-    assert [cell(page, row, 9, "#split-table").inner_text() for row in range(3)] == ["anger", "surprise", "anger"]
+    assert [cell(page, row, 3, "#split-table").inner_text() for row in range(3)] == ["anger", "surprise", "anger"]
     cell(page, 1, 4, "#split-table").click()
     expect(page.locator("#split-chart .gtitle")).to_contain_text("#1 Joey")
     expect(page.locator("#split-chart .gtitle")).to_contain_text("gold surprise")
