@@ -1,12 +1,13 @@
 """Soak test: many analyses in a row through the studio's handlers, resident memory every 10 rounds.
 
-    PYTHONPATH=. python scripts/soak_test.py [--rounds 200] [--weights W] [--json OUT]
+    PYTHONPATH=. python scripts/soak_test.py [--rounds 200] [--weights W | --tiny] [--json OUT]
 
 Each round is one browser session as a person would use it, on the bundled example clip with its
 transcript (no ASR): analyse, edit a cell and re-run (new text each round, so the recognizer's
 caches see new entries), toggle the non-verbal cues, pick an utterance (a PyAV span cut), export
 CSV + JSON, and close the tab (`end_session`, what `demo.unload` calls). Every 10th round also
-renders the captioned clip. Target: RSS after all rounds within +300 MB of RSS after the first ten.
+renders the captioned clip. `--tiny` uses a tiny random bundle with every part live instead of
+TelME-mini (text only), so each round also decodes media into the shared store. Target: RSS after all rounds within +300 MB of RSS after the first ten.
 """
 
 import argparse
@@ -74,17 +75,32 @@ def growth(samples):
     return samples[-1][1] - baseline
 
 
+def tiny_bundle():
+    import tempfile
+
+    from telme.checkpoints import save_bundle
+    from telme.checkpoints.tiny import tiny_model
+
+    return save_bundle(tiny_model(seed=3), Path(tempfile.mkdtemp(prefix="telme-soak-")) / "telme-tiny")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--weights", default=None, help="default: checkpoints/telme-mini-meld")
+    parser.add_argument("--tiny", action="store_true", help="a tiny random bundle with audio, video and fusion live")
     parser.add_argument("--json", type=Path, default=None, help="write the RSS series here")
     args = parser.parse_args(argv)
     start = rss_mb()
-    services = launch.load_services(launch.parse_args(["--device", "cpu"] + (["--weights", args.weights] * bool(args.weights))))
+    weights = tiny_bundle() if args.tiny else args.weights
+    services = launch.load_services(launch.parse_args(["--device", "cpu"] + (["--weights", str(weights)] * bool(weights))))
     studio = Studio(services, example_transcript=layout.EXAMPLE_TRANSCRIPT)
     print(f"RSS at start {start:.1f} MB, after loading {rss_mb():.1f} MB; model {services.recognizer.model.name}")
     samples = soak(studio, args.rounds)
+    if args.tiny:
+        import shutil
+
+        shutil.rmtree(Path(weights).parent, ignore_errors=True)
     grew = growth(samples)
     left = sorted(path.name for path in services.workspaces.root.iterdir())
     print(f"growth after round {SAMPLE_EVERY}: {grew:+.1f} MB (limit +{GROWTH_LIMIT_MB}); "

@@ -288,6 +288,39 @@ def test_error_inspection_of_a_split_with_clips(page, tmp_path):
     shot(page, "08_error_inspection.png")
 
 
+LONG_TEXT = ("So what I am trying to say, and please let me finish this time, is that I waited for you at the "
+             "station for three hours in the rain, and you never called, not once, not even a message. ") * 2
+
+
+def test_sample_split_and_a_long_utterance_at_two_widths(page, tmp_path):
+    """The sample split evaluates at once; a long utterance wraps, with #, speaker and emotion in view."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("tab", name="Error inspection").click()
+    page.get_by_text("example_split.csv").first.click()
+    page.click("#evaluate")
+    expect(page.locator("#split-scores")).to_contain_text("15 utterances")
+    expect(page.locator("#split-table .virtual-row")).to_have_count(5)
+    shot(page, "11_sample_split.png")
+
+    page.get_by_role("tab", name="Analyse a conversation").click()
+    transcript = tmp_path / "long.srt"
+    transcript.write_text("1\n00:00:00,000 --> 00:00:04,000\nRoss: Are you okay?\n\n"
+                          f"2\n00:00:04,500 --> 00:00:29,000\nRachel: {LONG_TEXT}\n\n"
+                          "3\n00:00:29,500 --> 00:00:31,000\nRoss: I'm sorry.\n")
+    page.locator("#transcript input[type=file]").set_input_files(str(transcript))
+    analyse(page, rows=3)
+    for width in (1400, 400):
+        page.set_viewport_size({"width": width, "height": 1000})
+        page.wait_for_timeout(500)
+        for column in (0, 1, 2):  # '#', speaker, emotion stay on screen
+            box = cell(page, 1, column).bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width + 1, (width, column, box)
+        start = cell(page, 1, 5).bounding_box()  # "start (s)" keeps its width: no letter-per-line column
+        assert start["width"] >= 60 and cell(page, 1, 4).bounding_box()["height"] > 40  # the text wraps
+        shot(page, f"{12 + (width == 400)}_long_utterance_{width}px.png")
+
+
 def _fake_capture_files(folder, seconds):
     """The example's first seconds as chromium's fake camera (y4m) and microphone (48 kHz wav), via PyAV."""
     import av
