@@ -128,7 +128,7 @@ def _whole_clip(services, clip, skipped):
     if clip is None:
         return UtteranceMedia(audio=None, frames=None)
     try:
-        span = Dialogue([Utterance(start=0.0, end=probe(clip).duration, speaker="", text="")])
+        span = Dialogue([Utterance(start=0.0, end=services.probe(clip).duration, speaker="", text="")])
         return services.load_media(clip, span)[0]
     except MediaError as error:
         skipped.append(f"{Path(clip).name}: {error}")
