@@ -124,8 +124,8 @@ def analyse(services, owner, clip, transcript=None, num_speakers=None, progress=
     key = uuid.uuid4().hex if media is not None else ""
     if services.store is not None:
         services.store.put(key, owner, media)  # replaces this session's earlier media
-    note = f"analysed {len(dialogue)} utterances of {len(dialogue.speakers)} speakers" + long_note(
-        recognizer.model, dialogue, media)
+    note = f"analysed {len(dialogue)} utterances of {len(dialogue.speakers)} speakers" + (
+        f" · {found.speakers.status()}" if found.speakers else "") + long_note(recognizer.model, dialogue, media)
     model = {"name": recognizer.model.name, "missing": list(recognizer.model.missing),
              "device": str(getattr(recognizer, "device", "cpu"))}
     return Session(owner=owner, dialogue=dialogue, prediction=prediction, clip=clip, has_video=has_video,
