@@ -125,7 +125,8 @@ def analyse(services, owner, clip, transcript=None, num_speakers=None, progress=
     if services.store is not None:
         services.store.put(key, owner, media)  # replaces this session's earlier media
     note = f"analysed {len(dialogue)} utterances of {len(dialogue.speakers)} speakers" + (
-        f" · {found.speakers.status()}" if found.speakers else "") + long_note(recognizer.model, dialogue, media)
+        f" · {found.speakers.status()}" if found.speakers else "") + long_note(
+        recognizer.model, dialogue, media) + "".join(f" · warning: {text}" for text in dialogue.warnings)
     model = {"name": recognizer.model.name, "missing": list(recognizer.model.missing),
              "device": str(getattr(recognizer, "device", "cpu"))}
     return Session(owner=owner, dialogue=dialogue, prediction=prediction, clip=clip, has_video=has_video,

@@ -105,6 +105,11 @@ def test_bad_upload_is_an_error_and_keeps_the_session(client, tmp_path):
         client.predict(handle_file(str(broken)), None, None, 0, api_name="/analyze")
     with pytest.raises(AppError, match="number of speakers must be 'detect' or a whole number from 1 to 9"):
         client.predict(handle_file(str(EXAMPLE)), None, None, "lots", api_name="/analyze")
+    table = client.predict(handle_file(str(EXAMPLE)), None, handle_file(str(TRANSCRIPT)), "2", api_name="/analyze")[0]
+    rows = [list(row) for row in table["data"]]
+    rows[0][4] = "blah " * 100_000  # a 500 KB cell: refused with the limit named, not computed
+    with pytest.raises(AppError, match="over the limit of"):
+        client.predict({"headers": table["headers"], "data": rows, "metadata": None}, api_name="/rerun")
     csv_path, _ = client.predict(api_name="/export")
     assert len(list(csv.DictReader(open(csv_path, encoding="utf-8")))) == 6  # the earlier analysis is intact
 

@@ -550,3 +550,11 @@ def test_long_utterances_are_reported_under_the_official_profile():
     assert "utterances 0 last over 30 s" in note and "zero audio" in note
     assert actions.long_note(clean, dialogue, media=[object(), object()]) == ""
     assert actions.long_note(official, dialogue, media=None) == ""  # no clip: nothing was zeroed
+
+
+def test_what_the_transcript_reader_warns_about_reaches_the_status_line(tmp_path):
+    overlapping = tmp_path / "overlap.srt"
+    overlapping.write_text("1\n00:00:00,000 --> 00:00:03,000\nRoss: Hi.\n\n"
+                           "2\n00:00:02,000 --> 00:00:04,000\nRachel: Hello.\n")
+    status = make_studio().analyze(None, None, str(overlapping), 0, actions.Session(), progress=NO_PROGRESS)[5]
+    assert "analysed 2 utterances" in status and "· warning: " in status and "overlap" in status.lower()
