@@ -22,6 +22,16 @@ EXAMPLE_SPLIT = ROOT / "assets" / "example_split.csv"  # 15 labelled lines writt
 TRANSCRIPT_TYPES = [".srt", ".vtt", ".csv"]
 SESSION_TTL = 2 * 3600  # s: a session's state (and its files) is dropped this long after its last use
 GROUPS = {"model": 1, "render": 1, "light": 4}  # concurrency_id -> how many run at once
+ON_SESSION = "Acts on the session of an earlier /analyze by the same client. "
+API = {  # the API page's description of each endpoint
+    "analyze": "Analyse a clip and/or a transcript. video, audio, transcript: optional files (give a video or an "
+               "audio file, not both; a transcript alone works). num_speakers: 'detect' or '1'-'9'.",
+    "rerun": ON_SESSION + "Re-run with the edited table (speaker and text cells).",
+    "set_modalities": ON_SESSION + "Recompute the fusion with only these non-verbal cues ('audio', 'video').",
+    "show_utterance": ON_SESSION + "Chart of utterance # and its span (mp4 for video clips, wav for audio).",
+    "export": ON_SESSION + "CSV (every probability) and JSON (telme-analysis/1) of the results.",
+    "export_video": ON_SESSION + "The clip with each utterance's emotion burned in as a caption.",
+}
 EXPLAIN = (
     "**emotion**: the fused prediction (argmax) · **confidence**: its probability (0–1; a model "
     "at chance gives 1/number of labels) · **text · audio · video**: what each part alone would say "
@@ -101,6 +111,10 @@ def input_row(enabled):
     return ui
 
 
+def _api(name):
+    return dict(api_name=name, api_description=API[name])
+
+
 def _event(group, **options):
     return dict(concurrency_id=group, concurrency_limit=GROUPS[group], **options)
 
@@ -111,19 +125,20 @@ def wire_analyse(studio, session, ui):
                     api_visibility="private", **_event("light"))
     model = _event("model", show_progress_on=ui["busy"], trigger_mode="once")
     inputs = [ui[name] for name in ("video", "audio", "transcript", "speakers")] + [session]
-    ui["analyse"].click(studio.analyze, inputs, results, api_name="analyze", **model).success(**controls)
-    ui["rerun"].click(studio.rerun, [ui["table"], session], results, api_name="rerun", **model).success(**controls)
-    ui["toggles"].input(studio.set_modalities, [ui["toggles"], session], results, api_name="set_modalities",
+    ui["analyse"].click(studio.analyze, inputs, results, **_api("analyze"), **model).success(**controls)
+    ui["rerun"].click(studio.rerun, [ui["table"], session], results, **_api("rerun"), **model).success(**controls)
+    ui["toggles"].input(studio.set_modalities, [ui["toggles"], session], results, **_api("set_modalities"),
                         **_event("light", show_progress_on=ui["busy"])).success(**controls)
     for clip in (ui["video"], ui["audio"]):
         clip.upload(studio.new_clip, ui["transcript"], ui["transcript"], api_visibility="private", **_event("light"))
     spans = [ui["chart"], ui["span_video"], ui["span_audio"]]
     ui["table"].select(pick_row, None, ui["selected"], api_visibility="private", **_event("light")).then(
-        studio.show_utterance, [ui["selected"], session], spans, api_name="show_utterance", **_event("light"))
-    ui["selected"].submit(studio.show_utterance, [ui["selected"], session], spans, api_visibility="private", **_event("light"))
-    ui["export"].click(studio.export, [session], ui["files"], api_name="export",
+        studio.show_utterance, [ui["selected"], session], spans, **_api("show_utterance"), **_event("light"))
+    ui["selected"].submit(studio.show_utterance, [ui["selected"], session], spans, api_visibility="private",
+                          **_event("light"))
+    ui["export"].click(studio.export, [session], ui["files"], **_api("export"),
                        **_event("light", trigger_mode="once"))
-    ui["export_video"].click(studio.export_video, [session], ui["captioned"], api_name="export_video",
+    ui["export_video"].click(studio.export_video, [session], ui["captioned"], **_api("export_video"),
                              **_event("render", trigger_mode="once"))
 
 

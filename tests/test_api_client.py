@@ -55,6 +55,8 @@ def test_every_action_is_an_endpoint(client):
     assert [r["label"] for r in named["/analyze"]["returns"]] == [
         "Utterances: click a row to inspect it; edit speaker or text cells, then re-run",
         "Per speaker: share of each predicted emotion (%)", "Timeline", "Selected utterance", "Status", "Utterance #"]
+    assert all("session of an earlier /analyze" in named[name]["description"]
+               for name in ("/rerun", "/set_modalities", "/show_utterance", "/export", "/export_video"))
     labels = [item.get("label", "") for endpoint in named.values() for item in endpoint["parameters"] + endpoint["returns"]]
     assert not [label for label in labels if label.startswith("value_")]  # every input and output is named
 
