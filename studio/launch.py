@@ -7,6 +7,8 @@
 import argparse
 import json
 import os
+import signal
+import sys
 from functools import partial
 from pathlib import Path
 
@@ -98,4 +100,5 @@ def create_app(args, services=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(0))  # a stopped server still runs its atexit cleanup
     create_app(args).launch(server_name=args.host, server_port=args.port, share=args.share, auth=args.auth, **LAUNCH)

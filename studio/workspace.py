@@ -21,15 +21,26 @@ from pathlib import Path
 SESSION_IDLE_SECONDS = 2 * 3600  # a session folder untouched this long is removed
 MEDIA_STORE_BYTES = 512 * 2**20  # decoded media kept for all sessions together
 SAFE_NAME = re.compile(r"[^A-Za-z0-9_-]")
+ROOT_PREFIX = "telme-studio-"
+
+
+def sweep_stale_roots(folder, idle_seconds, now=None):
+    """Remove studio roots idle longer than `idle_seconds` (left by a process that was killed)."""
+    now = time.time() if now is None else now
+    for root in folder.glob(ROOT_PREFIX + "*"):
+        if root.is_dir() and now - root.stat().st_mtime > idle_seconds:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 class Workspaces:
     """Per-session temporary folders under one root (`root/<session>/`)."""
 
     def __init__(self, root=None, idle_seconds=SESSION_IDLE_SECONDS):
-        self.root = Path(root or tempfile.mkdtemp(prefix="telme-studio-"))
-        self.root.mkdir(parents=True, exist_ok=True)
         self.idle_seconds = idle_seconds
+        if root is None:
+            sweep_stale_roots(Path(tempfile.gettempdir()), idle_seconds)
+        self.root = Path(root or tempfile.mkdtemp(prefix=ROOT_PREFIX))
+        self.root.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         atexit.register(self.close)
 

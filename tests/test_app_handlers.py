@@ -558,3 +558,35 @@ def test_what_the_transcript_reader_warns_about_reaches_the_status_line(tmp_path
                            "2\n00:00:02,000 --> 00:00:04,000\nRachel: Hello.\n")
     status = make_studio().analyze(None, None, str(overlapping), 0, actions.Session(), progress=NO_PROGRESS)[5]
     assert "analysed 2 utterances" in status and "· warning: " in status and "overlap" in status.lower()
+
+
+def test_a_stopped_server_removes_its_session_folders(tmp_path):
+    """`python app.py` stopped with SIGTERM (how Spaces and the tests stop it) still cleans up at exit."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    stale = tmp_path / "telme-studio-old"
+    stale.mkdir()
+    os.utime(stale, (time.time() - 3 * 3600, time.time() - 3 * 3600))  # left by a killed process
+    env = dict(os.environ, TMPDIR=str(tmp_path), GRADIO_ANALYTICS_ENABLED="False")
+    server = subprocess.Popen([sys.executable, "app.py", "--weights", str(tmp_path / "none"), "--port", str(port)],
+                              cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(180):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2)
+                break
+            except OSError:
+                time.sleep(1)
+        assert [p.name for p in tmp_path.glob("telme-studio-*")] != [] and not stale.exists()
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    assert list(tmp_path.glob("telme-studio-*")) == []
