@@ -17,6 +17,18 @@ fixtures, with the background mean refitted without the voice variants of the cl
   less: speaker count right on 79% of those 28 clips, DER 0.122, turn-change recall 0.93,
   against 65% / 0.165 / 0.74 with RAW on the tune clips.
 - RAW, for other clips: raw cosines, spans under 0.9 s attach (the previous design).
+
+Tried against the threshold count and not kept (2026-12-01, tune set, 24 clips):
+- NME-SC-style spectral count (Park et al. 2019): centred cosine affinity minus the pitch
+  term, top-p pruning per row, normalised Laplacian, p by the p / eigengap ratio, count at the
+  largest eigengap (1 when the first gap wins, so no separate 1-speaker rule was needed),
+  k-means on the spectral embedding. A clip has only 3 to 12 regions, too few for the eigengap:
+  with p from 1 (binarised, as published) p = 1 always wins and the count is right on 3 of 24;
+  the best variant (weighted, p >= 4) scored 0.625 speakers right, DER 0.147, turn-change
+  recall 0.79 in the real benchmark, against 0.667 / 0.115 / 0.94 here. Per-window d-vectors
+  (20 to 60 per clip) were no better (at most 17/24 right in simulation, more label errors).
+- Threshold and eigengap counts combined, a disagreement settled by the silhouette of the
+  distances: 15 of 24 right; on 3 to 12 points the silhouette prefers the smaller count.
 """
 
 from dataclasses import dataclass
