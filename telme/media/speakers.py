@@ -26,7 +26,7 @@ Tried against the threshold count and not kept (2026-12-01, tune set, 24 clips):
   with p from 1 (binarised, as published) p = 1 always wins and the count is right on 3 of 24;
   the best variant (weighted, p >= 4) scored 0.625 speakers right, DER 0.147, turn-change
   recall 0.79 in the real benchmark, against 0.667 / 0.115 / 0.94 here. Per-window d-vectors
-  (20 to 60 per clip) were no better (at most 17/24 right in simulation, more label errors).
+  (4 to 31 per clip) were no better (at most 17/24 right in simulation, more label errors).
 - Threshold and eigengap counts combined, a disagreement settled by the silhouette of the
   distances: 15 of 24 right; on 3 to 12 points the silhouette prefers the smaller count.
 """
