@@ -20,7 +20,7 @@ BUNDLE=${3:-checkpoints/telme-mini-$DATASET}
 MAX_TOKENS=${MAX_TOKENS:-96}
 EPOCHS=${EPOCHS:-3}
 mkdir -p "$RUN"
-python -m telme.training.cli train \
+python -m telme train \
   --dataset "$DATASET" \
   --train "$DATA/$TRAIN" --dev "$DATA/$DEV" \
   --stage teacher --output "$RUN" \
@@ -28,5 +28,5 @@ python -m telme.training.cli train \
   --class-weight-power 0 --seed 42 --threads 2 --cpu \
   2>&1 | tee -a "$RUN/train.log"
 # Bundle + dev report + regression predictions + MODEL_CARD.md from the best dev epoch:
-python -m telme.training.card --run "$RUN" --bundle "$BUNDLE" --dev "$DATA/$DEV" \
+python -m telme card --run "$RUN" --bundle "$BUNDLE" --dev "$DATA/$DEV" \
   --command "DATASET=$DATASET MAX_TOKENS=$MAX_TOKENS EPOCHS=$EPOCHS scripts/train_telme_mini.sh $DATA $RUN $BUNDLE" 2>&1 | tee -a "$RUN/export.log"

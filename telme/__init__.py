@@ -4,6 +4,7 @@
     model = telme.load_model()                       # bundle folder, official folder or Hub id
     analysis = telme.analyze_clip("clip.mp4", model) # transcribe, find speakers, predict
     prediction = telme.Recognizer(model).run_dialogue(dialogue, media)
+    evaluation = telme.evaluate(model, read_split("dev_sent_emo.csv"))  # a split's scores (telme.data)
 
 Importing telme loads nothing heavy: torch, transformers and the media stack load on first use.
 """
@@ -22,6 +23,8 @@ _LAZY = {
     "Recognizer": "telme.inference",
     "analyze_clip": "telme.inference",
     "choose_device": "telme.inference",
+    "evaluate": "telme.evaluation",
+    "Evaluation": "telme.evaluation",
 }
 
 

@@ -1,6 +1,9 @@
-"""`python -m telme {convert,analyze,evaluate,train} ...`: one subcommand per job, each with --help.
+"""`telme {convert,analyze,evaluate,train,card} ...` (also `python -m telme ...`): one subcommand per job.
 
-Heavy modules (torch, transformers, the media stack, training) load only once a subcommand runs.
+Each subcommand is a pair `add_<name>_arguments(parser)` / `run_<name>(args) -> exit code`; the
+training pairs live in telme.training.cli and telme.training.card. Heavy modules (torch,
+transformers, the media stack) load only once a subcommand runs. A `UserError` or an `OSError`
+is printed as `error: ...` and exits 1; anything else is a bug and shows its traceback.
 """
 
 import argparse
@@ -8,44 +11,59 @@ import json
 import sys
 from pathlib import Path
 
-TRAINING_COMMANDS = ("evaluate", "train")
+from telme.errors import UserError
 
 
 def main(argv=None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(wanted=argv[0] if argv else None)
+    parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
+    if args.subcommand is None:
         parser.print_help()
         return 2
     try:
-        return args.run(args) or 0
-    except (ValueError, OSError) as error:  # typed telme errors are ValueErrors; files are OSErrors
+        return args.handler(args) or 0
+    except (UserError, OSError) as error:  # something the user can fix: a file, a setting, the input
         print(f"error: {error}", file=sys.stderr)
         return 1
 
 
-def build_parser(wanted=None) -> argparse.ArgumentParser:
-    """The parser; the training subcommands' options are added only when `wanted` names one."""
+def subcommands() -> list[tuple]:
+    """(name, help, description, add_arguments, run) of every subcommand, in --help order."""
+    from telme.training import card, cli
+
+    return [
+        ("convert", "official release folder -> project bundle",
+         "Convert an official TelME save_model/ folder into a bundle (config.json + model.safetensors + tokenizer/).",
+         add_convert_arguments, run_convert),
+        ("analyze", "clip -> JSON of utterances with all probabilities",
+         "Transcribe a clip (or read its transcript), find the speakers and write every utterance's emotion "
+         "probabilities as JSON.", add_analyze_arguments, run_analyze),
+        ("evaluate", "score a model on a dataset split",
+         "Predict every utterance of a MELD or IEMOCAP split and score it (telme.evaluate: the app's "
+         "error-inspection tab gives the same predictions).", add_evaluate_arguments, run_evaluate),
+        ("train", "train TelME stages", "Train the teacher, the students and the fusion (the official stages).",
+         cli.add_train_arguments, cli.run_train),
+        ("card", "export a run as a bundle with its model card",
+         "Export a finished run as a bundle with eval_dev.json, regression.json and MODEL_CARD.md.",
+         card.add_card_arguments, card.run_card),
+        ("fetch-official", "download the authors' weights -> bundles",
+         "Download the official TelME release (Google Drive), check it and convert it into bundles.",
+         add_fetch_arguments, run_fetch),
+    ]  # fmt: skip
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m telme", description="TelME emotion recognition in conversation.")
-    commands = parser.add_subparsers(dest="command", metavar="{convert,analyze,fetch-official,evaluate,train}")
-    add_convert(commands.add_parser("convert", help="official release folder -> project bundle",
-                                    description="Convert an official TelME save_model/ folder into a bundle "
-                                                "(config.json + model.safetensors + tokenizer/)."))
-    add_analyze(commands.add_parser("analyze", help="clip -> JSON of utterances with all probabilities",
-                                    description="Transcribe a clip (or read its transcript), find the speakers "
-                                                "and write every utterance's emotion probabilities as JSON."))
-    fetch = commands.add_parser("fetch-official", help="download the authors' weights -> bundles",
-                                description="Download the official TelME release (Google Drive), check it and "
-                                            "convert it into bundles.")
-    add_fetch(fetch, load=(wanted == "fetch-official"))
-    for name, help_text in (("evaluate", "score a model on a dataset split"), ("train", "train TelME stages")):
-        sub = commands.add_parser(name, help=help_text, description=help_text)
-        add_training(sub, name, load=(wanted == name))
+    table = subcommands()
+    commands = parser.add_subparsers(dest="subcommand", metavar="{" + ",".join(row[0] for row in table) + "}")
+    for name, help_text, description, add_arguments, run in table:
+        sub = commands.add_parser(name, help=help_text, description=description)
+        add_arguments(sub)
+        sub.set_defaults(handler=run)  # not "run": `card` has a --run option
     return parser
 
 
-def add_convert(parser):
+def add_convert_arguments(parser):
     parser.add_argument("source", help="official release folder (holding teacher.bin, or its save_model/ parent)")
     parser.add_argument("destination", help="bundle folder to write")
     parser.add_argument("--dataset", choices=("meld", "iemocap"), default="meld",
@@ -53,19 +71,30 @@ def add_convert(parser):
     parser.add_argument("--name", help="bundle name (default: telme-<dataset>)")
     parser.add_argument("--backbones", help="JSON file {teacher|audio|video: {field: value}} overriding the "
                                             "shipped backbone configs (for non-standard releases)")
-    parser.set_defaults(run=run_convert)
 
 
 def run_convert(args) -> int:
     from telme.checkpoints import convert_official, load_bundle
 
-    backbones = json.loads(Path(args.backbones).read_text()) if args.backbones else None
+    backbones = read_json(args.backbones) if args.backbones else None
     folder = convert_official(args.source, args.destination, dataset=args.dataset, backbones=backbones, name=args.name)
     print(f"wrote {folder}\n{load_bundle(folder).describe()}")
     return 0
 
 
-def add_analyze(parser):
+def add_fetch_arguments(parser):
+    from telme.checkpoints import fetch  # imports torch: only when this subcommand is chosen
+
+    fetch.add_fetch_arguments(parser)
+
+
+def run_fetch(args) -> int:
+    from telme.checkpoints import fetch
+
+    return fetch.run_fetch(args)
+
+
+def add_analyze_arguments(parser):
     parser.add_argument("clip", help="video or audio file")
     parser.add_argument("--json", required=True, metavar="OUT", help="where to write the JSON ('-' = stdout)")
     parser.add_argument("--transcript", help="SRT, WebVTT or MELD CSV; 'Name:' prefixes give speakers")
@@ -73,34 +102,25 @@ def add_analyze(parser):
                                             "faster-whisper model name")
     parser.add_argument("--speakers", type=int, help="number of speakers, when known (at most 9)")
     parser.add_argument("--language", help="spoken language code for ASR (default: detected)")
-    parser.add_argument("--weights", help="bundle folder, official release folder or Hub repo id[@revision] "
-                                          "(default: checkpoints/telme-mini-meld)")
-    parser.add_argument("--dataset", choices=("meld", "iemocap"), default="meld",
-                        help="label set when --weights is an official release folder")
-    parser.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: CUDA when available)")
+    add_model_arguments(parser, "label set when --weights is an official release folder")
     parser.add_argument("--batch-size", type=int, help="utterances per backbone forward (default: 8; 2 for the "
                                                        "students in bf16 on CPU)")
-    parser.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"),
-                        help="auto (default, or $TELME_PRECISION): bf16 on CUDA, fp32 on CPU; bf16 on CPU "
-                             "needs native bf16 (AVX512-BF16/AMX)")
     parser.add_argument("--drop", action="append", choices=("audio", "video"), default=[],
                         help="replace this student's vectors by zeros in the fusion (repeatable)")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    parser.set_defaults(run=run_analyze)
 
 
 def run_analyze(args) -> int:
     from telme.checkpoints import load_model
     from telme.inference import Recognizer, analyze_clip
 
-    progress = None if args.quiet else print_progress
-    model = load_model(args.weights, dataset=args.dataset)
+    model = load_model(args.weights, dataset=args.dataset or "meld")
     recognizer = Recognizer(model, device=args.device, batch_size=args.batch_size, precision=args.precision)
     for reason in model.missing:
         print(f"note: {reason}", file=sys.stderr)
     analysis = analyze_clip(args.clip, recognizer, transcript=args.transcript, asr_model=args.asr_model,
                             num_speakers=args.speakers, language=args.language, drop=frozenset(args.drop),
-                            progress=progress)
+                            progress=None if args.quiet else print_progress)  # fmt: skip
     text = json.dumps(analysis.to_dict(), indent=1, ensure_ascii=False)
     if args.json == "-":
         print(text)
@@ -112,32 +132,47 @@ def run_analyze(args) -> int:
     return 0
 
 
-def add_fetch(parser, load):
-    """Options come from telme.checkpoints.fetch (it imports torch), only when this subcommand runs."""
-    if load:
-        from telme.checkpoints.fetch import add_fetch_arguments
+def add_evaluate_arguments(parser):
+    parser.add_argument("--data", required=True, help="gold-labelled split CSV (MELD or IEMOCAP)")
+    parser.add_argument("--clips", help="the split's clips folder; without it, text only (the teacher)")
+    add_model_arguments(parser, "the split's corpus: its CSV format, and the label set when --weights is an "
+                                "official release folder (default: from the CSV header)")
+    parser.add_argument("--batch-size", type=int, default=8, help="prompts per teacher forward (default: 8)")
+    parser.add_argument("--json", help="write the report and every utterance's prediction here")
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
-        add_fetch_arguments(parser)
+
+def run_evaluate(args) -> int:
+    from telme.checkpoints import load_model
+    from telme.data import read_split, split_format
+    from telme.evaluation import evaluate
+
+    dataset = args.dataset or split_format(args.data)
+    model = load_model(args.weights, dataset=dataset)
+    evaluation = evaluate(model, read_split(args.data, dataset), clips=args.clips, device=args.device,
+                          batch_size=args.batch_size, precision=args.precision,
+                          progress=None if args.quiet else print_progress)  # fmt: skip
+    print(evaluation.report.summary())
+    if args.json:
+        Path(args.json).write_text(json.dumps(evaluation.to_dict(), indent=1))
+    return 0
 
 
-def add_training(parser, name, load):
-    """Options come from telme.training.cli, imported only when this subcommand runs."""
-    parser.set_defaults(run=lambda args: getattr(training_cli(name), f"run_{name}")(args))
-    if not load:
-        return
+def add_model_arguments(parser, dataset_help):
+    parser.add_argument("--weights", help="bundle folder, official release folder or Hub repo id[@revision] "
+                                          "(default: checkpoints/telme-mini-meld)")
+    parser.add_argument("--dataset", choices=("meld", "iemocap"), help=dataset_help)
+    parser.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: CUDA when available)")
+    parser.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"),
+                        help="auto (default, or $TELME_PRECISION): bf16 on CUDA, fp32 on CPU; bf16 on CPU "
+                             "needs native bf16 (AVX512-BF16/AMX)")
+
+
+def read_json(path):
     try:
-        adder = getattr(training_cli(name), f"add_{name}_arguments")
-    except SystemExit:
-        return
-    adder(parser)
-
-
-def training_cli(name):
-    try:
-        from telme.training import cli
-    except ImportError as error:
-        raise SystemExit(f"error: `{name}` needs telme.training.cli, which is not available ({error})") from error
-    return cli
+        return json.loads(Path(path).read_text())
+    except json.JSONDecodeError as error:
+        raise UserError(f"{path} is not valid JSON: {error}") from error
 
 
 def print_progress(step, done, total):

@@ -102,15 +102,6 @@ class Dialogue:
             warnings=tuple(data.get("warnings", ())),
         )
 
-    def to_rows(self):
-        """One list per utterance, for a table: index, start, end, speaker, text."""
-        return [
-            [index, round(u.start, 2), round(u.end, 2), u.speaker, u.text]
-            for index, u in enumerate(self.utterances)
-        ]
-
-
-ROW_HEADERS = ["#", "start (s)", "end (s)", "speaker", "text"]
 
 
 def rename_speaker(dialogue, old, new):
@@ -124,14 +115,23 @@ def merge_speakers(dialogue, keep, drop):
     return rename_speaker(dialogue, drop, keep)
 
 
-def speaker_numbers(dialogue):
-    """1-based speaker number per utterance, numbered by first appearance.
+def number_by_appearance(keys, first=1):
+    """`first` for the first distinct key, `first + 1` for the next, ...: ["B", "A", "B"] -> [1, 2, 1].
 
-    Raises TooManySpeakers when more than nine distinct speakers appear.
+    The one speaker-numbering rule: prompts (`speaker_numbers`, clean dataset numbering) and
+    voice clusters (numbered from 0) all number by first appearance through this.
     """
     order = {}
-    for utterance in dialogue.utterances:
-        order.setdefault(utterance.speaker, len(order) + 1)
-    if len(order) > MAX_SPEAKERS:
-        raise TooManySpeakers(len(order), MAX_SPEAKERS)
-    return [order[u.speaker] for u in dialogue.utterances]
+    return [order.setdefault(key, len(order) + first) for key in keys]
+
+
+def speaker_numbers(dialogue):
+    """1-based speaker number per utterance of one dialogue, by first appearance (the prompt's <sK>).
+
+    Raises TooManySpeakers when more than nine distinct speakers appear. Dataset splits under the
+    official profile are numbered across dialogues instead: `telme.data.split_speaker_numbers`.
+    """
+    numbers = number_by_appearance(u.speaker for u in dialogue.utterances)
+    if max(numbers, default=0) > MAX_SPEAKERS:
+        raise TooManySpeakers(max(numbers), MAX_SPEAKERS)
+    return numbers

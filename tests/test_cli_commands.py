@@ -8,12 +8,14 @@ from pathlib import Path
 import pytest
 import torch
 
+import telme.__main__
 from telme.__main__ import main
 from telme.checkpoints import OFFICIAL_FILES, load_bundle, save_bundle
 from telme.checkpoints.tiny import tiny_configs, tiny_model
+from telme.training import card, cli
 
 FIXTURES = Path(__file__).parent / "fixtures" / "media"
-COMMANDS = ("convert", "analyze", "evaluate", "train")
+COMMANDS = ("convert", "analyze", "evaluate", "train", "card")
 
 
 def run_module(*args):
@@ -28,14 +30,17 @@ def test_every_subcommand_has_help(command):
     assert f"usage: python -m telme {command}" in result.stdout
 
 
-def test_training_options_come_from_the_training_cli():
-    pytest.importorskip("telme.training.cli")
-    assert "--data" in run_module("evaluate", "--help").stdout
-    assert "--stage" in run_module("train", "--help").stdout
+def test_one_parser_holds_every_subcommands_options():
+    parser = telme.__main__.build_parser()
+    assert parser.parse_args(["evaluate", "--data", "d.csv"]).data == "d.csv"
+    assert parser.parse_args(["train", "--train", "a", "--dev", "b", "--output", "o", "--stage", "teacher"]).stage == ["teacher"]
+    assert parser.parse_args(["card", "--run", "r", "--bundle", "b", "--dev", "d", "--command", "c"]).name == "telme-mini-meld"
 
 
-def test_importing_telme_loads_no_torch():
-    code = "import sys, telme; telme.MELD_LABELS; assert 'torch' not in sys.modules, 'torch imported'"
+@pytest.mark.parametrize("code", ["import telme; telme.MELD_LABELS",
+                                  "from telme.__main__ import build_parser; build_parser().parse_args(['train', '-h'])"])
+def test_importing_telme_and_building_the_cli_load_no_torch(code):
+    code = f"import sys\ntry:\n    {code}\nexcept SystemExit:\n    pass\nassert 'torch' not in sys.modules, 'torch imported'"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
 
@@ -108,11 +113,25 @@ def test_analyze_reports_missing_weights(tmp_path, capsys):
     assert code == 1 and "none" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", ("evaluate", "train"))
-def test_training_subcommands_dispatch_to_the_training_cli(command, monkeypatch):
-    cli = pytest.importorskip("telme.training.cli")
+@pytest.mark.parametrize("module, command, argv", [
+    (telme.__main__, "evaluate", ["--data", "dev.csv"]),
+    (cli, "train", ["--train", "a.csv", "--dev", "b.csv", "--output", "run"]),
+    (card, "card", ["--run", "r", "--bundle", "b", "--dev", "d", "--command", "c"]),
+])
+def test_subcommands_dispatch_to_their_run_function(module, command, argv, monkeypatch):
     seen = []
-    monkeypatch.setattr(cli, f"run_{command}", lambda args: seen.append(args) or 7)
-    argv = {"evaluate": ["evaluate", "--data", "dev.csv"],
-            "train": ["train", "--train", "a.csv", "--dev", "b.csv", "--output", "run"]}[command]
-    assert main(argv) == 7 and seen[0].command == command
+    monkeypatch.setattr(module, f"run_{command}", lambda args: seen.append(args) or 7)
+    assert main([command, *argv]) == 7 and seen[0].subcommand == command
+
+
+def test_user_errors_print_one_line_and_exit_1(tmp_path, capsys):
+    other = tmp_path / "other.csv"
+    other.write_text("a,b\n1,2\n")
+    assert main(["evaluate", "--data", str(other)]) == 1
+    assert capsys.readouterr().err.startswith("error: other.csv is neither a MELD nor an IEMOCAP CSV")
+    assert main(["evaluate", "--data", str(tmp_path / "absent.csv")]) == 1  # an OSError
+    assert "absent.csv" in capsys.readouterr().err
+    bad = tmp_path / "backbones.json"
+    bad.write_text("{not json")
+    assert main(["convert", str(tmp_path), str(tmp_path / "out"), "--backbones", str(bad)]) == 1
+    assert "not valid JSON" in capsys.readouterr().err

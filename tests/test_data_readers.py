@@ -4,8 +4,19 @@ import json
 
 import pytest
 
-from telme.data import CorpusDialogue, read_iemocap_csv, read_meld_csv, speaker_numbers
+from telme.data import (
+    CorpusDialogue,
+    SplitFormatError,
+    dialogue_name,
+    parse_clock,
+    read_iemocap_csv,
+    read_meld_csv,
+    read_split,
+    split_format,
+    split_speaker_numbers,
+)
 from telme.dialogue import Dialogue
+from telme.errors import UserError
 from telme.labels import IEMOCAP_LABELS, MELD_LABELS
 
 MELD_HEADER = (
@@ -42,12 +53,12 @@ def test_meld_reader_groups_dialogues(tiny_meld):
 
 def test_official_numbering_carries_the_previous_speaker_list(tiny_meld):
     dialogues = read_meld_csv(tiny_meld)
-    assert speaker_numbers(dialogues, "clean") == [[1, 2], [1, 2, 1], [1, 2]]
+    assert split_speaker_numbers(dialogues, "clean") == [[1, 2], [1, 2, 1], [1, 2]]
     # dia1 row 0: Cid joins [Ann, Bob] -> 3, list emptied; Ann -> 1, Cid again -> 2.
     # dia2 row 0: Cid in [Ann, Cid] -> 2, list emptied; Dan -> 1.
-    assert speaker_numbers(dialogues, "official") == [[1, 2], [3, 1, 2], [2, 1]]
+    assert split_speaker_numbers(dialogues, "official") == [[1, 2], [3, 1, 2], [2, 1]]
     with pytest.raises(ValueError):
-        speaker_numbers(dialogues, "bogus")
+        split_speaker_numbers(dialogues, "bogus")
 
 
 def test_official_numbering_matches_golden_meld_dev(reference_dir, data_dir):
@@ -56,10 +67,10 @@ def test_official_numbering_matches_golden_meld_dev(reference_dir, data_dir):
     golden = [json.loads(line)["speakers"] for line in lines]
     dialogues = read_meld_csv(data_dir / "meld" / "dev_sent_emo.csv")
     assert len(dialogues) == 114
-    prefixes = [numbers[: i + 1] for numbers in speaker_numbers(dialogues, "official")
+    prefixes = [numbers[: i + 1] for numbers in split_speaker_numbers(dialogues, "official")
                 for i in range(len(numbers))]  # fmt: skip
     assert prefixes == golden
-    assert speaker_numbers(dialogues, "clean") != speaker_numbers(dialogues, "official")
+    assert split_speaker_numbers(dialogues, "clean") != split_speaker_numbers(dialogues, "official")
 
 
 def test_meld_splits_read_with_known_labels(data_dir):
@@ -67,7 +78,7 @@ def test_meld_splits_read_with_known_labels(data_dir):
         dialogues = read_meld_csv(data_dir / "meld" / f"{name}_sent_emo.csv")
         assert len(dialogues) == count and sum(len(d) for d in dialogues) == utterances
         assert {u.label for d in dialogues for u in d} == set(MELD_LABELS)
-        assert max(max(n) for n in speaker_numbers(dialogues, "clean")) <= 9
+        assert max(max(n) for n in split_speaker_numbers(dialogues, "clean")) <= 9
 
 
 def test_iemocap_reader(data_dir):
@@ -79,6 +90,26 @@ def test_iemocap_reader(data_dir):
     first = dialogues[0]
     assert first.source == "iemocap:dev:Ses01M_impro01" and first[0].start == pytest.approx(6.77)
     # The official reader's Speaker column is the utterance name: every row a new speaker.
-    official = speaker_numbers(dialogues, "official")
+    official = split_speaker_numbers(dialogues, "official")
     assert official[0] == list(range(1, len(first) + 1))
-    assert max(speaker_numbers(dialogues, "clean")[0]) == 2
+    assert max(split_speaker_numbers(dialogues, "clean")[0]) == 2
+
+
+def test_read_split_knows_the_format_from_the_header(tiny_meld, tmp_path):
+    assert read_split(tiny_meld)[1].source == "meld:dev:dia1" and split_format(tiny_meld) == "meld"
+    iemocap = tmp_path / "iemocap_dev.csv"
+    iemocap.write_text("Utterance,Speaker,Dialogue_ID,Start_Time,End_Time,Emotion\n"
+                       "Hi.,Ses01F_impro01_F000,Ses01F_impro01,0.5,1.0,neu\n")
+    assert split_format(iemocap) == "iemocap" and dialogue_name(read_split(iemocap)[0]) == "Ses01F_impro01"
+    other = tmp_path / "other.csv"
+    other.write_text("a,b\n1,2\n")
+    with pytest.raises(SplitFormatError, match="neither a MELD nor an IEMOCAP"):
+        read_split(other)
+    with pytest.raises(SplitFormatError, match="lacks the column"):
+        read_split(other, "meld")
+    assert issubclass(SplitFormatError, UserError)
+
+
+def test_one_clock_parser_for_csv_and_subtitles():
+    assert parse_clock("00:20:57,256") == pytest.approx(1257.256)  # MELD StartTime, SRT
+    assert parse_clock("02:03.250") == pytest.approx(123.25) and parse_clock("4.5") == 4.5  # WebVTT

@@ -4,14 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from telme.features.audio import (
-    LONG_UTTERANCE_SAMPLES,
-    SAMPLE_RATE_OFFICIAL,
-    collate_audio,
-    prepare_audio,
-    too_long,
-)
-from telme.features.profiles import CLEAN, OFFICIAL, PreprocessProfile
+from telme.features.audio import LONG_UTTERANCE_SAMPLES, collate_audio, prepare_audio
+from telme.features.profiles import CLEAN, OFFICIAL, PreprocessProfile, too_long
+from telme.media.rates import LIBROSA_RATE
 from telme.features.video import prepare_frames, sample_frame_indices
 
 CLIPS = ("utt_long.mp4", "utt_short.mp4")
@@ -28,7 +23,7 @@ def test_official_audio_matches_golden(golden_media, clip):
     from telme.media.decode import decode_audio
 
     folder, golden = golden_media
-    values = prepare_audio(decode_audio(folder / clip, SAMPLE_RATE_OFFICIAL), OFFICIAL)
+    values = prepare_audio(decode_audio(folder / clip, OFFICIAL.audio_sample_rate), OFFICIAL)
     expected = golden[clip]["audio_values"]
     assert values.shape == expected.shape and values.dtype == torch.float32
     correlation = torch.corrcoef(torch.stack([values, expected]))[0, 1].item()
@@ -92,6 +87,7 @@ def test_portrait_frames_are_cropped_square():
 
 def test_long_utterances_get_zero_media_in_the_official_profile():
     rate = OFFICIAL.audio_sample_rate
+    assert rate == LIBROSA_RATE  # the official code's librosa default, labelled 16 kHz
     wave = np.random.default_rng(0).standard_normal(31 * rate).astype(np.float32)
     assert too_long(31.0, OFFICIAL) and not too_long(29.0, OFFICIAL) and not too_long(31.0, CLEAN)
     zeros = prepare_audio(wave, OFFICIAL)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from telme.data import read_meld_csv, speaker_numbers
+from telme.data import read_meld_csv, split_speaker_numbers
 from telme.features.profiles import CLEAN, OFFICIAL
 from telme.features.text import (
     HFPromptTokenizer,
@@ -64,7 +64,7 @@ def test_meld_dev_csv_to_ids_end_to_end(reference_dir, data_dir, roberta):
     rows = _golden_rows(reference_dir)
     dialogues = read_meld_csv(data_dir / "meld" / "dev_sent_emo.csv")
     produced = []
-    for dialogue, speakers in zip(dialogues, speaker_numbers(dialogues, "official")):
+    for dialogue, speakers in zip(dialogues, split_speaker_numbers(dialogues, "official")):
         texts = dialogue_texts(dialogue, OFFICIAL)
         ids = encode_dialogue(speakers, texts, roberta, max_tokens=OFFICIAL.max_text_tokens)
         prompts = [build_prompt(speakers, texts, i) for i in range(len(texts))]

@@ -33,10 +33,6 @@ def test_json_round_trip_keeps_everything():
     assert Dialogue.from_dict(json.loads(json.dumps(dialogue.to_dict()))) == dialogue
 
 
-def test_rows_are_index_times_speaker_text():
-    assert make_dialogue(["A"]).to_rows() == [[0, 0, 0.5, "A", "line 0"]]
-
-
 def test_rename_and_merge_return_new_dialogues():
     dialogue = make_dialogue(["A", "B", "A", "C"])
     renamed = rename_speaker(dialogue, "A", "Ross")

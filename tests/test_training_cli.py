@@ -7,6 +7,7 @@ import json
 import pytest
 import torch
 
+from telme.__main__ import main
 from telme.labels import MELD_LABELS
 from telme.training import cli
 
@@ -64,12 +65,10 @@ def test_train_export_evaluate(tmp_path, encoder_folder, capsys):
     assert model.labels == MELD_LABELS and model.live_modalities == ("text",)
     assert model.profile.max_text_tokens == 24 and model.profile.fix_cp1252
     assert len(model.tokenizer) == model.teacher.cfg.vocab_size  # 9 speaker tokens added
-    parser = cli.add_evaluate_arguments(argparse.ArgumentParser())
     out = tmp_path / "report.json"
-    args = parser.parse_args(["--data", str(tmp_path / "train_sent_emo.csv"), "--weights", str(tmp_path / "bundle"),
-                              "--json", str(out), "--device", "cpu"])  # fmt: skip
-    assert cli.run_evaluate(args) == 0
-    report = json.loads(out.read_text())
+    assert main(["evaluate", "--data", str(tmp_path / "train_sent_emo.csv"), "--weights", str(tmp_path / "bundle"),
+                 "--json", str(out), "--device", "cpu", "--quiet"]) == 0  # fmt: skip
+    report = json.loads(out.read_text())["report"]
     assert report["count"] == 12 and report["modalities"] == ["text"]
     assert sum(map(sum, report["confusion"])) == 12 and set(report["per_class"]) == set(MELD_LABELS)
     state = json.loads((tmp_path / "run" / "teacher" / "state.json").read_text())

@@ -11,8 +11,9 @@ from telme.checkpoints.tiny import TINY_IMAGE, tiny_model, tiny_profile
 from telme.data import CorpusDialogue
 from telme.dialogue import Utterance
 from telme.features.audio import LONG_UTTERANCE_SAMPLES
-from telme.training.evaluate import evaluate_model
-from telme.training.media_data import MediaCollator, MediaDataset, load_media
+from telme.clips import load_media
+from telme.evaluation import evaluate
+from telme.training.media_data import MediaCollator, MediaDataset
 from telme.training.text_data import TextExample
 
 FIXTURE = Path(__file__).parent / "fixtures" / "media" / "conversation.mp4"
@@ -75,10 +76,10 @@ def test_evaluate_with_clips_runs_the_fusion(clips):
     utterances = [Utterance(start=float(i), end=i + 0.9, speaker="A" if i % 2 else "B", text="oh my god", label=label)
                   for i, label in enumerate(("joy", "anger", "neutral"))]  # fmt: skip
     dialogue = CorpusDialogue(utterances=utterances, source="meld:test:dia0", utterance_ids=[f"dia0_utt{i}" for i in range(3)])
-    with_media = evaluate_model(model, [dialogue], "test", clips=clips, device="cpu")
+    with_media = evaluate(model, [dialogue], clips=clips, device="cpu").report
     assert with_media.modalities == ("text", "audio", "video", "fusion") and with_media.count == 3
     assert with_media.skipped == ["dia0_utt1", "dia0_utt2"]
-    text_only = evaluate_model(model, [dialogue], "test", device="cpu")
+    text_only = evaluate(model, [dialogue], device="cpu").report
     assert text_only.modalities == ("text",) and text_only.skipped == []
 
 
@@ -119,7 +120,7 @@ def test_student_and_fusion_stages_from_the_cli_run_folder(clips, tmp_path):
         assert result["clips"]["train"]["broken"] == {"dia0_utt1": result["clips"]["train"]["broken"]["dia0_utt1"]}
     model = load_bundle(export_run(run, tmp_path / "bundle", "tiny-four-parts"))
     assert model.live_modalities == ("text", "audio", "video", "fusion")
-    report = evaluate_model(model, read_meld(csv_path), "dev", clips=clips, device="cpu")
+    report = evaluate(model, read_meld(csv_path), clips=clips, device="cpu").report
     assert report.modalities == ("text", "audio", "video", "fusion") and report.skipped == ["dia0_utt1"]
 
 

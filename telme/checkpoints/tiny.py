@@ -9,12 +9,12 @@ import dataclasses
 import torch
 
 from telme.checkpoints.container import PARTS, TelME, part_class
+from telme.dialogue import MAX_SPEAKERS
 from telme.labels import MELD_LABELS
 
 TINY_WIDTH = 16  # every hidden vector the fusion sees
 TINY_IMAGE = 32  # px, frames are resized/cropped to this square
 TINY_AUDIO_SAMPLES = 16_000  # samples kept per utterance (1 s at 16 kHz)
-SPEAKER_TOKEN_COUNT = 9
 
 
 def tiny_configs(num_labels: int = len(MELD_LABELS), width: int = TINY_WIDTH, fusion_heads: int = 2,
@@ -23,7 +23,13 @@ def tiny_configs(num_labels: int = len(MELD_LABELS), width: int = TINY_WIDTH, fu
 
     width: the vectors the fusion sees (768 gives the official fusion's shapes, 3 heads its heads).
     """
-    from telme.models.configs import AudioStudentConfig, FusionConfig, TeacherConfig, VideoStudentConfig
+    from telme.models.configs import (
+        OFFICIAL_MASK_TIME_LENGTH,
+        AudioStudentConfig,
+        FusionConfig,
+        TeacherConfig,
+        VideoStudentConfig,
+    )
 
     layers = {"num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 32, "hidden_size": width}
     text = dict(layers, hidden_size=TINY_WIDTH, model_type="roberta", vocab_size=text_vocab,
@@ -31,10 +37,10 @@ def tiny_configs(num_labels: int = len(MELD_LABELS), width: int = TINY_WIDTH, fu
                 layer_norm_eps=1e-5)
     audio = dict(layers, model_type="data2vec-audio", conv_dim=[16, 16], conv_stride=[5, 2], conv_kernel=[10, 3],
                  num_feat_extract_layers=2, num_conv_pos_embeddings=1, conv_pos_kernel_size=3,
-                 num_conv_pos_embedding_groups=2, mask_time_length=3)
+                 num_conv_pos_embedding_groups=2, mask_time_length=OFFICIAL_MASK_TIME_LENGTH)
     video = dict(layers, model_type="timesformer", image_size=TINY_IMAGE, patch_size=16, num_frames=8)
     return {
-        "teacher": TeacherConfig(backbone=text, num_labels=num_labels, vocab_size=text_vocab + SPEAKER_TOKEN_COUNT,
+        "teacher": TeacherConfig(backbone=text, num_labels=num_labels, vocab_size=text_vocab + MAX_SPEAKERS,
                                  hidden_size=width),
         "audio": AudioStudentConfig(backbone=audio, num_labels=num_labels),
         "video": VideoStudentConfig(backbone=video, num_labels=num_labels),

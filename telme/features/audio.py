@@ -13,16 +13,10 @@ RIGHT-padded so the first frame (which the audio student pools) is always real a
 import numpy as np
 import torch
 
-SAMPLE_RATE_OFFICIAL = 22050  # Hz, librosa.load's default in the official code
-SAMPLE_RATE_CLEAN = 16000  # Hz, what data2vec-audio was pretrained on
+from telme.features.profiles import too_long
+
 NORM_EPSILON = 1e-7  # Wav2Vec2FeatureExtractor's variance floor
 LONG_UTTERANCE_SAMPLES = 1412  # zeros the official code feeds for an utterance over 30 s
-
-
-def too_long(duration, profile):
-    """True when the profile replaces an utterance of `duration` seconds by zero media."""
-    limit = profile.max_utterance_seconds
-    return limit is not None and duration > limit
 
 
 def normalize(wave):
@@ -35,7 +29,7 @@ def prepare_audio(wave, profile):
     """Mono float waveform at `profile.audio_sample_rate` -> input values (T,) float32 tensor.
 
     Raises ValueError for an empty waveform; an utterance over the profile's maximum duration
-    gives the official zero placeholder (check `too_long` to report it).
+    gives the official zero placeholder (`telme.features.profiles.too_long` says when).
     """
     wave = np.asarray(wave, dtype=np.float32)
     if wave.ndim != 1 or wave.size == 0:

@@ -8,6 +8,8 @@ always fed the way it was trained.
 
 from dataclasses import asdict, dataclass, fields
 
+from telme.media.rates import LIBROSA_RATE, SPEECH_RATE
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # VideoMAE image processor (MCG-NJU/videomae-base)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -34,7 +36,7 @@ class PreprocessProfile:
     image_mean: tuple = IMAGENET_MEAN
     image_std: tuple = IMAGENET_STD
     # both media
-    max_utterance_seconds: float | None = None  # longer utterances get zero audio and frames
+    max_utterance_seconds: float | None = None  # longer utterances get zero audio and frames (`too_long`)
 
     def to_dict(self):
         data = asdict(self)
@@ -60,7 +62,7 @@ OFFICIAL = PreprocessProfile(
     max_text_tokens=511,
     speaker_numbering="official",
     fix_cp1252=False,
-    audio_sample_rate=22050,  # librosa's default rate; the extractor is then told 16 kHz
+    audio_sample_rate=LIBROSA_RATE,  # the extractor is then told 16 kHz
     audio_max_samples=400_000,
     audio_keep="last",
     audio_pad="left",
@@ -80,7 +82,7 @@ CLEAN = PreprocessProfile(
     max_text_tokens=511,
     speaker_numbering="clean",
     fix_cp1252=True,
-    audio_sample_rate=16000,
+    audio_sample_rate=SPEECH_RATE,
     audio_max_samples=480_000,
     audio_keep="last",
     audio_pad="right",
@@ -91,4 +93,12 @@ CLEAN = PreprocessProfile(
     max_utterance_seconds=None,
 )
 
-PROFILES = {profile.name: profile for profile in (OFFICIAL, CLEAN)}
+
+def too_long(duration, profile):
+    """True when the profile feeds zero audio and frames for an utterance of `duration` seconds.
+
+    The official code's rule (over 30 s: zeros); every caller asks here (features, training and
+    evaluation clips, the app's note).
+    """
+    limit = profile.max_utterance_seconds
+    return limit is not None and duration > limit

@@ -24,8 +24,9 @@ from pathlib import Path
 import regex
 import torch
 
-NUM_SPEAKER_TOKENS = 9  # <s1>..<s9>
-SPEAKER_TOKENS = tuple(f"<s{k}>" for k in range(1, NUM_SPEAKER_TOKENS + 1))
+from telme.dialogue import MAX_SPEAKERS
+
+SPEAKER_TOKENS = tuple(f"<s{k}>" for k in range(1, MAX_SPEAKERS + 1))  # <s1>..<s9>
 MAX_TEXT_TOKENS = 511  # prompt tokens kept; + the mask = RoBERTa's 512 positions
 
 # cp1252 bytes that were decoded as Latin-1 show up as C1 controls U+0080..U+009F.
@@ -162,10 +163,6 @@ class OfficialRobertaTokenizer:
         longest_first = sorted(self._ids, key=len, reverse=True)
         self._splitter = regex.compile("(" + "|".join(map(regex.escape, longest_first)) + ")")
         self.mask_id, self.pad_id = self.SPECIAL_IDS["<mask>"], self.SPECIAL_IDS["<pad>"]
-
-    @classmethod
-    def from_files(cls, vocab_path, merges_path):
-        return cls(vocab_path, merges_path)
 
     @classmethod
     def default(cls):

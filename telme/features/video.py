@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from telme.features.profiles import too_long
+
 NUM_FRAMES = 8  # per utterance, as TimeSformer was fine-tuned
 
 
@@ -66,8 +68,7 @@ def prepare_frames(frames, profile, duration=None):
     may pass the frames `sample_frame_indices` picked. With `duration` (s) above the profile's
     maximum, the official zero placeholder is returned.
     """
-    limit = profile.max_utterance_seconds
-    if duration is not None and limit is not None and duration > limit:
+    if duration is not None and too_long(duration, profile):
         return zero_frames(profile)
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) == 0:

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from telme.dialogue import speaker_numbers
+from telme.errors import UserError
 from telme.limits import DEFAULT_LIMITS
 from telme.inference.forwards import audio_forward, check_vocabulary
 from telme.inference.precision import (
@@ -45,7 +46,7 @@ def choose_device(preferred=None) -> torch.device:
     if preferred is not None:
         device = torch.device(preferred)
         if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"device {preferred!r} asked for, but CUDA is not available here")
+            raise UserError(f"device {preferred!r} asked for, but CUDA is not available here")
         return device
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 

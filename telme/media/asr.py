@@ -21,8 +21,6 @@ import numpy as np
 
 from telme.dialogue import Word
 from telme.media.errors import AsrModelUnavailable
-
-SAMPLE_RATE = 16000  # Hz, what Whisper listens at
 BEAM_SIZE = 5  # faster-whisper's default beam
 DEFAULT_MODEL = "base"  # WER 0.154 vs 0.227 for tiny.en on espeak-ng conversations (issue 8)
 OFFLINE_MODELS = ("base", "tiny.en")

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SAMPLE_RATE = 16000  # Hz, what the VAD and the voice encoder listen at
+from telme.media.rates import SPEECH_RATE  # Hz, what the VAD and the voice encoder listen at
+
 VAD_THRESHOLD = 0.5  # Silero speech probability; its documented default
 MIN_SILENCE = 0.15  # s, shorter gaps stay inside a region (turn pauses are 0.3 s and more)
 SPEECH_PAD = 0.0  # s, added to each side of a region: none, Silero's edges already reach past
@@ -42,13 +43,13 @@ def speech_regions(wave, min_silence=MIN_SILENCE, pad=SPEECH_PAD, threshold=VAD_
 
     options = VadOptions(threshold=threshold, min_silence_duration_ms=int(min_silence * 1000),
                          speech_pad_ms=int(pad * 1000), min_speech_duration_ms=int(MIN_SPEECH * 1000))  # fmt: skip
-    stamps = get_speech_timestamps(np.asarray(wave, np.float32), options, sampling_rate=SAMPLE_RATE)
-    return [(s["start"] / SAMPLE_RATE, s["end"] / SAMPLE_RATE) for s in stamps]
+    stamps = get_speech_timestamps(np.asarray(wave, np.float32), options, sampling_rate=SPEECH_RATE)
+    return [(s["start"] / SPEECH_RATE, s["end"] / SPEECH_RATE) for s in stamps]
 
 
 def region_audio(wave, start, end):
     """The samples of one region, scaled to TARGET_RMS (voices differ, not their loudness)."""
-    piece = np.asarray(wave[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)], np.float32)
+    piece = np.asarray(wave[int(start * SPEECH_RATE) : int(end * SPEECH_RATE)], np.float32)
     rms = float(np.sqrt(np.mean(piece.astype(np.float64) ** 2))) if piece.size else 0.0
     return piece * (TARGET_RMS / rms) if rms > 1e-6 else piece
 
@@ -90,7 +91,7 @@ class VoiceFeatures:
         return self._encoder
 
     def __call__(self, wave, spans):
-        duration = len(wave) / SAMPLE_RATE
+        duration = len(wave) / SPEECH_RATE
         pieces = [region_audio(wave, max(start - EMBED_PAD, 0.0), min(end + EMBED_PAD, duration))
                   for start, end in spans]  # fmt: skip
         return RegionVoices(dvectors=self.dvectors(pieces),
@@ -101,7 +102,7 @@ class VoiceFeatures:
         """Mel spectrograms of the 1.6 s windows covering `piece` (tiled to one window)."""
         from resemblyzer import audio
 
-        piece = tiled(piece, int(WINDOW * SAMPLE_RATE))
+        piece = tiled(piece, int(WINDOW * SPEECH_RATE))
         wave_slices, mel_slices = self.encoder.compute_partial_slices(len(piece), WINDOWS_PER_SECOND, 0.75)
         if wave_slices[-1].stop >= len(piece):
             piece = np.pad(piece, (0, wave_slices[-1].stop - len(piece)))
@@ -134,9 +135,9 @@ def log_pitch(piece):
     """Log of the median F0 (Hz) over the loud frames of a region (yin)."""
     import librosa
 
-    frame, hop = int(FRAME * SAMPLE_RATE), int(HOP * SAMPLE_RATE)
+    frame, hop = int(FRAME * SPEECH_RATE), int(HOP * SPEECH_RATE)
     piece = tiled(piece, 4 * frame)
-    f0 = librosa.yin(piece, fmin=PITCH_RANGE[0], fmax=PITCH_RANGE[1], sr=SAMPLE_RATE,
+    f0 = librosa.yin(piece, fmin=PITCH_RANGE[0], fmax=PITCH_RANGE[1], sr=SPEECH_RATE,
                      frame_length=4 * frame, hop_length=hop)  # fmt: skip
     rms = librosa.feature.rms(y=piece, frame_length=2 * frame, hop_length=hop)[0]
     count = min(len(f0), len(rms))

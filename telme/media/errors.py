@@ -49,7 +49,7 @@ class ClipTooLong(MediaError):
 
 
 class TooManySpeakers(MediaError):
-    def __init__(self, count, limit=9):
+    def __init__(self, count, limit):
         super().__init__(
             f"{count} speakers found, but TelME distinguishes at most {limit}; "
             "merge some speakers or analyse a shorter part"

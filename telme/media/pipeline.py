@@ -27,10 +27,10 @@ from telme.media import decode as default_decoder
 from telme.media import segment
 from telme.media.decode import DecodedAudio
 from telme.media.errors import ClipTooLong, NoAudioTrack, NoSpeechFound, TooManySpeakers
+from telme.media.rates import SPEECH_RATE
 from telme.media.speakers import SpeakerEstimate
 from telme.media.transcripts import read_transcript
 
-SAMPLE_RATE = 16000  # Hz, what ASR and the voice encoder listen at
 MAX_DURATION = MAX_CLIP_SECONDS  # s, longest clip analysed (checked before decoding)
 SILENCE_PEAK = 1e-3  # a wave whose peak stays under this holds no speech
 
@@ -96,7 +96,7 @@ class ClipToDialogue:
             dialogue = self.transcript_only(transcript)
             return ClipDialogue(dialogue, audio=None, speakers=from_transcript(dialogue))
         audio = self.decode(path, progress)
-        wave = audio.at(SAMPLE_RATE)  # (samples,) at 16 kHz
+        wave = audio.at(SPEECH_RATE)  # (samples,) at 16 kHz, for ASR and voices
         if transcript is not None:
             utterances, estimate = self.name_transcript_speakers(wave, transcript, num_speakers, progress)
         else:

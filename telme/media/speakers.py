@@ -35,9 +35,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from telme.dialogue import MAX_SPEAKERS, number_by_appearance
 from telme.media.errors import TooManySpeakers
 
-MAX_SPEAKERS = 9  # TelME's prompt has nine speaker tokens
 CLEAR_MARGIN = 0.05  # a margin under this makes the count uncertain (default of SpeakerEstimate)
 
 
@@ -91,14 +91,6 @@ class SpeakerTurns:
     estimate: SpeakerEstimate
 
 
-def number_by_appearance(labels):
-    """Cluster ids renumbered 0, 1, ... in order of first appearance."""
-    order = {}
-    for label in labels:
-        order.setdefault(label, len(order))
-    return [order[label] for label in labels]
-
-
 def merge_heights(distance):
     """The average-linkage tree of an (n, n) distance matrix and its n - 1 merge distances."""
     from scipy.cluster.hierarchy import linkage
@@ -146,11 +138,11 @@ def cluster_spans(distance, durations, num_speakers=None, settings=RAW, max_spea
         voting = np.arange(len(distance))
     labels, margin = agglomerate(distance[np.ix_(voting, voting)], threshold, num_speakers, max_speakers)
     full = attach(distance, labels, voting, None if num_speakers else new_voice)
-    full = number_by_appearance(full)
+    full = number_by_appearance(full, first=0)
     count = len(set(full))
     if count > max_speakers:  # new voices from short spans beyond the limit: refit on all spans
         full, _ = agglomerate(distance, threshold, max_speakers, max_speakers)
-        full = number_by_appearance(full)
+        full = number_by_appearance(full, first=0)
         count = len(set(full))
     if num_speakers:
         return SpeakerTurns(full, SpeakerEstimate(count, estimated=False))

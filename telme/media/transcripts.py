@@ -15,8 +15,10 @@ import html
 import io
 import math
 import re
+from dataclasses import replace
 from pathlib import Path
 
+from telme.data import meld_utterance, parse_clock
 from telme.dialogue import Dialogue, Utterance
 from telme.limits import DEFAULT_LIMITS
 from telme.media.errors import BadTranscript
@@ -35,16 +37,6 @@ BYTE_ORDER_MARKS = (  # UTF-32 first: its little-endian mark begins with UTF-16'
     (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
 )
 OVERLAPS_LISTED = 3  # overlapping pairs named in the warning; the rest are counted
-
-
-def parse_clock(text):
-    """Seconds from "HH:MM:SS,mmm", "MM:SS.mmm" or "SS.mmm"; a leading "-" makes them negative."""
-    text = text.strip().replace(",", ".")
-    sign = -1.0 if text.startswith("-") else 1.0
-    seconds = 0.0
-    for part in text.lstrip("-").split(":"):
-        seconds = seconds * 60 + float(part)
-    return sign * seconds
 
 
 def check_cue_times(start, end, cue):
@@ -121,17 +113,8 @@ def read_meld_csv_text(text, dialogue_id=None):
     if dialogue_id is None and len(dialogues) > 1:
         raise ValueError(f"it holds {len(dialogues)} dialogues; choose one by its Dialogue_ID")
     wanted = str(dialogue_id) if dialogue_id is not None else dialogues[0]
-    return [
-        Utterance(
-            start=parse_clock(row["StartTime"]),
-            end=parse_clock(row["EndTime"]),
-            speaker=(row.get("Speaker") or "").strip(),
-            text=clean_text(row["Utterance"]),
-            label=(row.get("Emotion") or None),
-        )
-        for row in rows
-        if row.get("Dialogue_ID", "") == wanted
-    ]
+    utterances = [meld_utterance(row) for row in rows if row.get("Dialogue_ID", "") == wanted]
+    return [replace(u, speaker=u.speaker.strip(), text=clean_text(u.text)) for u in utterances]
 
 
 def decode_transcript(data):

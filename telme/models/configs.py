@@ -4,8 +4,10 @@ import dataclasses
 import json
 from importlib import resources
 
-SPEAKER_TOKENS = tuple(f"<s{k}>" for k in range(1, 10))  # the teacher's 9 added speaker tokens
+from telme.dialogue import MAX_SPEAKERS
+
 OFFICIAL_HIDDEN = 768  # every part hands the fusion 768-d vectors
+OFFICIAL_MASK_TIME_LENGTH = 3  # data2vec-audio SpecAugment span of the official student (acts in training only)
 
 
 def backbone_config(name: str) -> dict:
@@ -39,7 +41,7 @@ class TeacherConfig(_Config):
 
 @dataclasses.dataclass
 class AudioStudentConfig(_Config):
-    backbone: dict  # data2vec-audio config; mask_time_length=3 as in the official code (training only)
+    backbone: dict  # data2vec-audio config; mask_time_length = OFFICIAL_MASK_TIME_LENGTH as in the official code
     num_labels: int = 7
 
 
@@ -63,11 +65,11 @@ class FusionConfig(_Config):
 
 def official_teacher_config(num_labels: int = 7) -> TeacherConfig:
     backbone = backbone_config("roberta-large")
-    return TeacherConfig(backbone=backbone, num_labels=num_labels, vocab_size=backbone["vocab_size"] + len(SPEAKER_TOKENS))
+    return TeacherConfig(backbone=backbone, num_labels=num_labels, vocab_size=backbone["vocab_size"] + MAX_SPEAKERS)
 
 
 def official_audio_config(num_labels: int = 7) -> AudioStudentConfig:
-    backbone = dict(backbone_config("data2vec-audio-base-960h"), mask_time_length=3)
+    backbone = dict(backbone_config("data2vec-audio-base-960h"), mask_time_length=OFFICIAL_MASK_TIME_LENGTH)
     return AudioStudentConfig(backbone=backbone, num_labels=num_labels)
 
 

@@ -4,11 +4,10 @@
     stages.py        TeacherObjective, StudentObjective, FusionObjective; train_teacher/_student/_fusion
     engine.py        LoopConfig, fit (accelerate: devices, AMP, clipping, warm-up, best dev F1, resume)
     text_data.py     text_examples (the inference prompt features), TextCollator, LengthBucketBatches
-    media_data.py    MediaDataset (clips by name, broken/missing/too long zeroed and reported)
+    media_data.py    MediaDataset (clips through telme.clips: broken/missing/too long zeroed and reported)
     pretrained.py    teacher_from_pretrained (a transformers encoder folder + nine speaker tokens)
     pipeline.py      run folders: run_teacher, load_part, export_run (-> project bundle)
     media_stages.py  train_media_stage (students and fusion on clips)
-    evaluate.py      evaluate_model, classification_scores, EvaluationReport
     card.py          export_with_card (bundle + eval_dev.json + regression.json + MODEL_CARD.md)
     cli.py           add_train_arguments/run_train, add_evaluate_arguments/run_evaluate
 

@@ -1,6 +1,6 @@
 """Export a finished run as a bundle with its model card and regression predictions.
 
-    python -m telme.training.card --run runs/telme-mini-meld --bundle checkpoints/telme-mini-meld \
+    telme card --run runs/telme-mini-meld --bundle checkpoints/telme-mini-meld \
         --dev ../shared/data/meld/dev_sent_emo.csv --command "scripts/train_telme_mini.sh"
 
 Writes into the bundle: config.json, model.safetensors, tokenizer/ (save_bundle), eval_dev.json
@@ -8,7 +8,6 @@ Writes into the bundle: config.json, model.safetensors, tokenizer/ (save_bundle)
 each, checked by tests/test_telme_mini.py) and MODEL_CARD.md.
 """
 
-import argparse
 import json
 import platform
 from pathlib import Path
@@ -80,8 +79,9 @@ def card_text(name, state, report, rows, command, config, size_mb, note="", data
 
 def export_with_card(run_dir, bundle_dir, dev_csv, command: str, name: str, note: str = "") -> dict:
     from telme.checkpoints import load_bundle
-    from telme.training.evaluate import evaluate_model
-    from telme.training.pipeline import export_run, read_run, read_split
+    from telme.data import read_split
+    from telme.evaluation import evaluate
+    from telme.training.pipeline import export_run, read_run
 
     run_dir, bundle_dir = Path(run_dir), Path(bundle_dir)
     dataset, corpus = read_run(run_dir)[0], DATASETS[read_run(run_dir)[0]]["corpus"]
@@ -93,7 +93,7 @@ def export_with_card(run_dir, bundle_dir, dev_csv, command: str, name: str, note
     export_run(run_dir, bundle_dir, name, card)
     model = load_bundle(bundle_dir)
     dialogues = read_split(dev_csv, dataset)
-    report = evaluate_model(model, dialogues, "dev", device="cpu").to_dict()
+    report = evaluate(model, dialogues, device="cpu").report.to_dict()
     (bundle_dir / REPORT_FILE).write_text(json.dumps(report, indent=1))
     rows = regression_predictions(model, dialogues[:REGRESSION_DIALOGUES])
     if not DATASETS[dataset]["ship_gold"]:  # IEMOCAP's annotations are not ours to redistribute
@@ -162,19 +162,16 @@ Sentence-BERT (all-MiniLM-L6-v2, Apache-2.0).
 """
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m telme.training.card")
-    parser.add_argument("--run", required=True)
-    parser.add_argument("--bundle", required=True)
-    parser.add_argument("--dev", required=True)
+def add_card_arguments(parser):
+    parser.add_argument("--run", required=True, help="the training run folder")
+    parser.add_argument("--bundle", required=True, help="bundle folder to write")
+    parser.add_argument("--dev", required=True, help="dev split CSV (scored for the card)")
     parser.add_argument("--command", required=True, help="the training command, for the card")
     parser.add_argument("--name", default="telme-mini-meld")
     parser.add_argument("--note", default="", help="a sentence for the card (e.g. how the run went)")
-    args = parser.parse_args(argv)
+
+
+def run_card(args) -> int:
     report = export_with_card(args.run, args.bundle, args.dev, args.command, args.name, args.note)
     print(f"dev weighted-F1 {report['weighted_f1']:.2f}, macro-F1 {report['macro_f1']:.2f} -> {args.bundle}")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

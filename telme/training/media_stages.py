@@ -10,10 +10,11 @@ import json
 import sys
 from pathlib import Path
 
+from telme.data import read_split
 from telme.models import AudioStudent, AudioStudentConfig, FusionConfig, ModalityShiftFusion, VideoStudent, VideoStudentConfig
-from telme.models.configs import backbone_config, official_fusion_config
+from telme.models.configs import OFFICIAL_MASK_TIME_LENGTH, backbone_config, official_fusion_config
 from telme.training.media_data import MediaCollator, MediaDataset
-from telme.training.pipeline import load_part, read_run, read_split, save_part_config, stage_config
+from telme.training.pipeline import load_part, read_run, save_part_config, stage_config
 from telme.training.pretrained import read_backbone_config, read_encoder_state
 from telme.training.stages import DistillConfig, train_fusion, train_student
 from telme.training.text_data import text_examples
@@ -32,7 +33,7 @@ def build_student(modality: str, num_labels: int, init_folder=None):
     else:
         backbone = read_backbone_config(init_folder)
     if modality == "audio":
-        backbone = dict(backbone, mask_time_length=3)  # official
+        backbone = dict(backbone, mask_time_length=OFFICIAL_MASK_TIME_LENGTH)
     student = model_class(config_class(backbone=backbone, num_labels=num_labels))
     if init_folder is not None:
         missing, unexpected = student.model.load_state_dict(read_encoder_state(init_folder), strict=False)

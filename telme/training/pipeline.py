@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from telme.checkpoints.container import PART_TITLES, config_class, part_class
+from telme.data import read_split
 from telme.features.profiles import PreprocessProfile
 from telme.features.text import load_prompt_tokenizer
 from telme.labels import LABEL_SETS
@@ -24,15 +25,6 @@ TOKENIZER_DIR = "tokenizer"
 
 class StageMissing(FileNotFoundError):
     """A later stage needs a part that no earlier stage of this run produced."""
-
-
-def read_split(path, dataset: str):
-    from telme.data import read_iemocap_csv, read_meld_csv
-
-    readers = {"meld": read_meld_csv, "iemocap": read_iemocap_csv}
-    if dataset not in readers:
-        raise ValueError(f"unknown dataset {dataset!r}; expected {' or '.join(readers)}")
-    return readers[dataset](path)
 
 
 def write_run(run_dir: Path, dataset: str, profile: PreprocessProfile, tokenizer) -> None:

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from telme.data import speaker_numbers
+from telme.data import split_speaker_numbers, utterance_keys
 from telme.features.text import collate_left, dialogue_texts, encode_dialogue
 
 
@@ -30,12 +30,11 @@ def label_index(label: str, labels: tuple) -> int:
 def text_examples(dialogues, tokenizer, profile, labels, max_tokens: int | None = None) -> list[TextExample]:
     """One example per utterance, dialogue by dialogue, in file order."""
     max_tokens = max_tokens or profile.max_text_tokens
-    numbers = speaker_numbers(dialogues, profile.speaker_numbering)
+    numbers = split_speaker_numbers(dialogues, profile.speaker_numbering)
     examples = []
     for dialogue, speakers in zip(dialogues, numbers):
         ids = encode_dialogue(speakers, dialogue_texts(dialogue, profile), tokenizer, max_tokens)
-        keys = getattr(dialogue, "utterance_ids", ()) or [f"{dialogue.source}#{i}" for i in range(len(ids))]
-        for key, utterance, row in zip(keys, dialogue.utterances, ids):
+        for key, utterance, row in zip(utterance_keys(dialogue), dialogue.utterances, ids):
             examples.append(TextExample(key, tuple(row), label_index(utterance.label, tuple(labels))))
     return examples
 
