@@ -18,7 +18,6 @@ from telme.media.errors import (
 )
 from telme.media.pipeline import (
     ClipToDialogue,
-    dialogue_with_audio,
     frame_span,
     utterance_media,
 )
@@ -201,12 +200,10 @@ def test_one_native_decode_serves_speakers_and_the_model_rate():
     assert media[0].frames.shape == (8, 120, 160, 3)
 
 
-def test_dialogue_with_audio_accepts_plain_callables():
-    plain = dialogue_with_audio(lambda path, **kw: ClipToDialogue(transcriber=never, speaker_assigner=never)(
-        path, **kw), MEDIA / "conversation.wav", transcript=MEDIA / "conversation.srt")  # fmt: skip
-    assert plain.audio is None and len(plain.dialogue) == 6
+def test_a_transcript_alone_gives_a_dialogue_without_audio():
     pipeline = ClipToDialogue(transcriber=never, speaker_assigner=never)
-    assert dialogue_with_audio(pipeline, None, transcript=MEDIA / "conversation.srt").audio is None
+    found = pipeline.run(None, transcript=MEDIA / "conversation.srt")
+    assert found.audio is None and len(found.dialogue) == 6
 
 
 def test_analyze_clip_decodes_the_audio_once(native_decodes):

@@ -10,17 +10,15 @@ def analyze_clip(path, model=None, transcript=None, asr_model=None, num_speakers
     """Transcribe (or read `transcript`), find speakers, and predict every utterance's emotion.
 
     model: a Recognizer, a loaded TelME, or anything `telme.checkpoints.load_model` accepts
-    (None = the default bundle). to_dialogue: a `ClipToDialogue`-like callable (tests pass stubs);
-    by default one is built with faster-whisper `asr_model` (None = Whisper base, offline).
+    (None = the default bundle). to_dialogue: a `ClipToDialogue` (tests give it stub parts); by
+    default one is built with faster-whisper `asr_model` (None = Whisper base, offline).
     """
     from telme.inference.recognizer import Recognizer
-    from telme.media.pipeline import dialogue_with_audio
 
     recognizer = model if isinstance(model, Recognizer) else Recognizer(_loaded(model), device=device)
     to_dialogue = to_dialogue or clip_pipeline(asr_model)
-    options = {"language": language} if language else {}  # stubs need not take a language
-    found = dialogue_with_audio(to_dialogue, path, transcript=transcript, num_speakers=num_speakers,
-                                progress=progress, **options)  # the audio is decoded once, reused below
+    found = to_dialogue.run(path, transcript=transcript, num_speakers=num_speakers, language=language,
+                            progress=progress)  # the audio is decoded once, reused below
     dialogue = found.dialogue
     media = load_clip_media(path, dialogue, recognizer.model, progress, found.audio) if path is not None else None
     prediction = recognizer.run_dialogue(dialogue, media=media, drop=drop, progress=progress)
@@ -53,9 +51,6 @@ def load_clip_media(path, dialogue, model, progress=None, audio=None, decoder=No
         return None
     profile = model.profile
     frames = partial(sample_frame_indices, n=profile.num_frames) if "video" in live else None
-    if hasattr(pipeline, "load_dialogue_media"):  # the documented name, when the media side has it
-        return pipeline.load_dialogue_media(path, dialogue, profile.audio_sample_rate, num_frames=profile.num_frames,
-                                            frame_sampler=frames)
     return pipeline.utterance_media(path, dialogue, profile.audio_sample_rate, sample_frames=frames, progress=progress,
                                     audio=audio, decoder=decoder)
 

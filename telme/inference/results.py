@@ -2,8 +2,6 @@
 
 from dataclasses import asdict, dataclass
 
-import numpy as np
-
 
 @dataclass
 class UtterancePrediction:
@@ -29,16 +27,6 @@ class DialoguePrediction:
     def to_dict(self) -> dict:
         return {"labels": list(self.labels), "live": list(self.live),
                 "utterances": [utterance.to_dict() for utterance in self.utterances]}
-
-    def to_rows(self) -> list:
-        """One flat dict per utterance (a table row): top label per source, alpha, fused probabilities."""
-        def top(probs):
-            return None if probs is None else self.labels[int(np.argmax(probs))]
-
-        return [{"index": u.index, "label": u.label, "confidence": round(u.confidence, 4),
-                 "teacher": top(u.teacher), "audio": top(u.audio), "video": top(u.video),
-                 "alpha": None if u.alpha is None else round(u.alpha, 4),
-                 **{name: round(p, 4) for name, p in zip(self.labels, u.fused)}} for u in self.utterances]
 
 
 @dataclass

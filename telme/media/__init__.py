@@ -28,7 +28,6 @@ LAZY = {  # public name: module that defines it
     "UtteranceMedia": "telme.media.pipeline",
     "utterance_media": "telme.media.pipeline",
     "ClipDialogue": "telme.media.pipeline",
-    "dialogue_with_audio": "telme.media.pipeline",
     "DecodedAudio": "telme.media.decode",
     "decode_audio_native": "telme.media.decode",
     "resample": "telme.media.decode",

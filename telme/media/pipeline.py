@@ -233,14 +233,3 @@ def utterance_media(path, dialogue, sample_rate, sample_frames=None, decoder=Non
         UtteranceMedia(audio=a, frames=frames[bounds[i] : bounds[i + 1]])
         for i, a in enumerate(cuts)
     ]
-
-
-def dialogue_with_audio(to_dialogue, path, **options):
-    """`to_dialogue.run(path, **options)` when it has one, else a ClipDialogue without audio.
-
-    Lets callers accept both a `ClipToDialogue` and a plain `(path, ...) -> Dialogue` stub.
-    """
-    run = getattr(to_dialogue, "run", None)
-    if run is not None:
-        return run(path, **options)
-    return ClipDialogue(to_dialogue(path, **options), audio=None)
