@@ -8,9 +8,11 @@ from safetensors.torch import load_file
 from torch.utils.data import Dataset
 
 from telme.checkpoints.tiny import TINY_IMAGE, tiny_configs
+from telme.metrics import classification_scores
 from telme.models import AudioStudent, ModalityShiftFusion, TextTeacher, VideoStudent
 from telme.training.engine import BEST_WEIGHTS, LoopConfig
 from telme.training.stages import (
+    FusionObjective,
     StudentObjective,
     TeacherObjective,
     class_weights_from,
@@ -82,7 +84,15 @@ def test_three_stages_end_to_end(parts, tmp_path):
     fused = train_fusion(parts["fusion"], parts["teacher"], parts["audio"], parts["video"], train, dev, collate,
                          loop(tmp_path, "fusion"))  # fmt: skip
     assert set(load_file(fused.weights_path)) == set(parts["fusion"].state_dict())
-    assert 0.0 <= fused.best_weighted_f1 <= 100.0
+    scores = [row["weighted_f1"] for row in fused.history]
+    assert fused.best_weighted_f1 == max(scores) and fused.best_epoch == 1 + scores.index(max(scores))
+    kept = ModalityShiftFusion(parts["fusion"].cfg)
+    kept.load_state_dict(load_file(fused.weights_path))
+    objective = FusionObjective(kept, parts["teacher"], parts["audio"], parts["video"]).eval()
+    with torch.no_grad():  # the kept weights score what the loop recorded, on the same dev batches of 4
+        predicted = [objective.logits(collate([dev[i] for i in range(s, s + 4)])).argmax(-1) for s in range(0, len(dev), 4)]
+    rescored = classification_scores(dev.labels.tolist(), torch.cat(predicted).tolist())
+    assert rescored["weighted_f1"] == pytest.approx(fused.best_weighted_f1, abs=1e-6)
     assert not any(p.requires_grad for p in parts["teacher"].parameters())  # frozen by the later stages
 
 
