@@ -225,4 +225,4 @@ def split_speaker_numbers(dialogues, numbering="clean"):
         return [number_by_appearance(u.speaker for u in dialogue.utterances) for dialogue in dialogues]
     if numbering == "official":
         return official_speaker_numbers(dialogues)
-    raise ValueError(f"unknown speaker numbering {numbering!r}; use {' or '.join(map(repr, NUMBERINGS))}")
+    raise UserError(f"unknown speaker numbering {numbering!r}; use {' or '.join(map(repr, NUMBERINGS))}")

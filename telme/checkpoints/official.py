@@ -12,7 +12,7 @@ Only the teacher is required; a missing student or fusion file leaves that part 
 from pathlib import Path
 
 from telme.checkpoints.container import PART_TITLES, TelME, part_class
-from telme.checkpoints.errors import MissingCheckpoint
+from telme.checkpoints.errors import CheckpointError, MissingCheckpoint
 from telme.checkpoints.state import build_empty, fill_part, read_torch_state
 from telme.labels import LABEL_SETS
 
@@ -74,7 +74,7 @@ def find_release_root(folder) -> Path:
 
 def labels_for(dataset: str) -> tuple:
     if dataset not in LABEL_SETS:
-        raise ValueError(f"unknown dataset {dataset!r}: expected one of {sorted(LABEL_SETS)}")
+        raise CheckpointError(f"unknown dataset {dataset!r}: expected one of {sorted(LABEL_SETS)}")
     return LABEL_SETS[dataset]
 
 
@@ -84,7 +84,7 @@ def official_configs(dataset: str, backbones: dict) -> dict:
 
     unknown = set(backbones) - {"teacher", "audio", "video"}
     if unknown:
-        raise ValueError(f"backbones: unknown parts {sorted(unknown)}; expected teacher, audio, video")
+        raise CheckpointError(f"backbones: unknown parts {sorted(unknown)}; expected teacher, audio, video")
     num_labels = len(labels_for(dataset))
     teacher = configs.official_teacher_config(num_labels)
     audio = configs.official_audio_config(num_labels)

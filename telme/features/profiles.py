@@ -8,6 +8,7 @@ always fed the way it was trained.
 
 from dataclasses import asdict, dataclass, fields
 
+from telme.errors import UserError
 from telme.media.rates import LIBROSA_RATE, SPEECH_RATE
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # VideoMAE image processor (MCG-NJU/videomae-base)
@@ -48,7 +49,7 @@ class PreprocessProfile:
         known = {field.name for field in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"unknown preprocessing profile fields: {', '.join(unknown)}")
+            raise UserError(f"unknown preprocessing profile fields: {', '.join(unknown)} (a bundle of another version?)")
         values = dict(data)
         for key in ("image_mean", "image_std"):
             if key in values:

@@ -2,6 +2,8 @@
 
 import torch
 
+from telme.checkpoints.errors import CheckpointError
+
 
 def audio_forward(student, values, device):
     """Right-padded batch with an attention mask, so padding does not leak into a row's result.
@@ -23,5 +25,5 @@ def check_vocabulary(ids, vocab_size):
     """The tokenizer must fit the teacher's embedding table (a mismatched bundle fails here)."""
     largest = max(max(row) for row in ids)
     if largest >= vocab_size:
-        raise ValueError(f"the prompt tokenizer produced token id {largest} but the teacher has only "
+        raise CheckpointError(f"the prompt tokenizer produced token id {largest} but the teacher has only "
                          f"{vocab_size} embeddings: the tokenizer and the weights do not belong together")

@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from telme.dialogue import MAX_SPEAKERS, Dialogue, speaker_numbers
+from telme.errors import UserError
 from telme.limits import DEFAULT_LIMITS, MAX_CLIP_SECONDS
 from telme.media import decode as default_decoder
 from telme.media import segment
@@ -177,7 +178,7 @@ class ClipToDialogue:
     def transcript_only(self, transcript):
         """A Dialogue from the transcript alone (the text teacher still works)."""
         if transcript is None:
-            raise ValueError("give a clip, a transcript, or both")
+            raise UserError("give a clip, a transcript, or both")
         utterances = [u if u.speaker else replace(u, speaker=speaker_name(0)) for u in transcript]
         dialogue = Dialogue(utterances, source=transcript.source, duration=transcript.duration,
                             warnings=transcript.warnings)  # fmt: skip

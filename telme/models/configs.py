@@ -5,6 +5,7 @@ import json
 from importlib import resources
 
 from telme.dialogue import MAX_SPEAKERS
+from telme.errors import UserError
 
 OFFICIAL_HIDDEN = 768  # every part hands the fusion 768-d vectors
 OFFICIAL_MASK_TIME_LENGTH = 3  # data2vec-audio SpecAugment span of the official student (acts in training only)
@@ -27,7 +28,7 @@ class _Config:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - names
         if unknown:
-            raise ValueError(f"{cls.__name__}: unknown fields {sorted(unknown)}")
+            raise UserError(f"{cls.__name__}: unknown fields {sorted(unknown)} (a bundle of another version?)")
         return cls(**data)
 
 
@@ -82,4 +83,4 @@ def official_fusion_config(dataset: str = "meld") -> FusionConfig:
         return FusionConfig(num_labels=7, beta_shift=0.1, num_heads=3)
     if dataset == "iemocap":
         return FusionConfig(num_labels=6, beta_shift=0.2, num_heads=4)
-    raise ValueError(f"unknown dataset {dataset!r}: expected 'meld' or 'iemocap'")
+    raise UserError(f"unknown dataset {dataset!r}: expected 'meld' or 'iemocap'")

@@ -15,7 +15,7 @@ from telme.models import AudioStudent, AudioStudentConfig, FusionConfig, Modalit
 from telme.models.configs import OFFICIAL_MASK_TIME_LENGTH, backbone_config, official_fusion_config
 from telme.training.media_data import MediaCollator, MediaDataset
 from telme.training.pipeline import load_part, read_run, save_part_config, stage_config
-from telme.training.pretrained import read_backbone_config, read_encoder_state
+from telme.training.pretrained import EncoderMismatch, read_backbone_config, read_encoder_state
 from telme.training.stages import DistillConfig, train_fusion, train_student
 from telme.training.text_data import text_examples
 
@@ -38,7 +38,7 @@ def build_student(modality: str, num_labels: int, init_folder=None):
     if init_folder is not None:
         missing, unexpected = student.model.load_state_dict(read_encoder_state(init_folder), strict=False)
         if missing:
-            raise ValueError(f"{init_folder}: encoder keys missing {sorted(missing)[:5]}...")
+            raise EncoderMismatch(f"{init_folder}: encoder keys missing {sorted(missing)[:5]}...")
     return student
 
 

@@ -10,12 +10,17 @@ from pathlib import Path
 
 import torch
 
+from telme.errors import UserError
 from telme.features.text import HFPromptTokenizer
 from telme.models import TeacherConfig, TextTeacher
 from telme.models.configs import OFFICIAL_HIDDEN
 
 WORD_EMBEDDINGS = "embeddings.word_embeddings.weight"
 DROPPED_KEYS = ("embeddings.position_ids",)  # a buffer older checkpoints saved; rebuilt by transformers
+
+
+class EncoderMismatch(UserError):
+    """A pretrained encoder folder (--init-text/-audio/-video) that does not fit the part."""
 
 
 def read_backbone_config(folder) -> dict:
@@ -41,7 +46,7 @@ def grown_embeddings(pretrained: torch.Tensor, rows: int) -> torch.Tensor:
     """The pretrained rows, then new rows set to their mean (speaker tokens start 'average')."""
     extra = rows - pretrained.shape[0]
     if extra < 0:
-        raise ValueError(f"tokenizer has {rows} ids but the checkpoint embeds {pretrained.shape[0]}")
+        raise EncoderMismatch(f"tokenizer has {rows} ids but the checkpoint embeds {pretrained.shape[0]}")
     mean = pretrained.mean(dim=0, keepdim=True)  # (1, H)
     return torch.cat([pretrained, mean.expand(extra, -1)], dim=0)  # (rows, H)
 
@@ -55,6 +60,6 @@ def teacher_from_pretrained(folder, num_labels: int, hidden_size: int = OFFICIAL
     state[WORD_EMBEDDINGS] = grown_embeddings(state[WORD_EMBEDDINGS], cfg.vocab_size)
     missing, unexpected = teacher.text_model.load_state_dict(state, strict=False)
     if missing or unexpected:
-        raise ValueError(f"{folder}: encoder keys missing {sorted(missing)}, unexpected {sorted(unexpected)}")
+        raise EncoderMismatch(f"{folder}: encoder keys missing {sorted(missing)}, unexpected {sorted(unexpected)}")
     return teacher, tokenizer
 
