@@ -6,7 +6,7 @@ the quirks for models trained here. The profile travels in a bundle's config.jso
 always fed the way it was trained.
 """
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 
 from telme.errors import UserError
 from telme.media.rates import LIBROSA_RATE, SPEECH_RATE
@@ -74,23 +74,20 @@ OFFICIAL = PreprocessProfile(
     max_utterance_seconds=30.0,
 )
 
-# Clean: 16 kHz as data2vec-audio was pretrained, RGB frames, speakers numbered per dialogue.
-# Audio keeps the last 30 s (as the official keeps the end) and pads on the RIGHT, because the
-# audio student pools its FIRST frame: with right padding that frame is always real audio.
-CLEAN = PreprocessProfile(
+# Clean: what differs from the official profile. 16 kHz as data2vec-audio was pretrained, RGB
+# frames, speakers numbered per dialogue, no zeroing of long utterances. Audio keeps the last 30 s
+# (as the official keeps the end) and pads on the RIGHT, because the audio student pools its
+# FIRST frame: with right padding that frame is always real audio.
+CLEAN = replace(
+    OFFICIAL,
     name="clean",
     text_tokenizer="hf",
-    max_text_tokens=511,
     speaker_numbering="clean",
     fix_cp1252=True,
     audio_sample_rate=SPEECH_RATE,
-    audio_max_samples=480_000,
-    audio_keep="last",
+    audio_max_samples=30 * SPEECH_RATE,
     audio_pad="right",
-    audio_normalize=True,
     frame_order="rgb",
-    num_frames=8,
-    image_size=224,
     max_utterance_seconds=None,
 )
 
