@@ -49,8 +49,8 @@ def test_default_model_is_telme_mini_meld(monkeypatch):
 
 
 def recorded_dialogues(dataset, folder, data_dir):
-    from telme.training.card import REGRESSION_DIALOGUES, REGRESSION_FILE
     from telme.data import read_split
+    from telme.training.card import REGRESSION_DIALOGUES, REGRESSION_FILE
 
     recorded = json.loads((folder / REGRESSION_FILE).read_text())
     return recorded["rows"], read_split(data_dir / dataset / recorded["split"], dataset)[:REGRESSION_DIALOGUES]
