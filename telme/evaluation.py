@@ -228,7 +228,7 @@ def split_report(labels, dialogues, predictions, modalities, skipped) -> Evaluat
     """The report over the scored utterances; unknown gold labels are counted, not scored."""
     scored = [p for p in predictions if p.scored]
     if not scored:
-        raise NothingToScore(f"no gold label of these dialogues is one of the model's labels ({', '.join(labels)})")
+        raise NothingToScore(f"no gold label of this split is one of the model's labels ({', '.join(labels)})")
     unscored = {}
     for p in predictions:
         if not p.scored:
