@@ -25,7 +25,8 @@ class EvaluationReport:
     per_class: dict  # label -> {"precision", "recall", "f1", "support"}
     confusion: list[list[int]]  # rows = gold, columns = predicted, in `labels` order
     skipped: list[str] = dataclasses.field(default_factory=list)  # media that could not be used
-    unscored: dict = dataclasses.field(default_factory=dict)  # gold label outside `labels` -> utterances (predicted, not scored)
+    # gold label outside `labels` -> how many utterances have it (predicted, not scored)
+    unscored: dict = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
