@@ -43,7 +43,8 @@ class ClipReport:
         return sorted(set(self.missing) | set(self.broken) | set(self.too_long))
 
     def to_dict(self) -> dict:
-        return {"missing": sorted(self.missing), "broken": dict(sorted(self.broken.items())), "too_long": sorted(self.too_long)}
+        return {"missing": sorted(self.missing), "broken": dict(sorted(self.broken.items())),
+                "too_long": sorted(self.too_long)}
 
 
 def index_clips(clips) -> dict[str, list[Path]]:

@@ -75,6 +75,15 @@ def test_fusion_runs_on_consecutive_groups_across_dialogues(split, recordings):
     assert first.fused != first.teacher and first.predicted == MELD_LABELS[max(range(7), key=first.fused.__getitem__)]
 
 
+def test_a_recording_without_video_gives_audio_and_zero_frames(split, tmp_path):
+    shutil.copyfile(FIXTURE.with_suffix(".wav"), tmp_path / "dia0.wav")  # dia0: audio only; dia1: nothing
+    evaluation = evaluate(tiny_model(), split, clips=[tmp_path / "dia0.wav"], device="cpu")
+    assert evaluation.report.skipped == ["dia0_utt0", "dia0_utt1", "dia0_utt2", "dia1_utt0", "dia1_utt1", "dia1_utt2"]
+    heard = [p.audio for p in evaluation.predictions]
+    assert heard[0] != heard[1] and heard[4] == heard[5]  # dia1's utterances got the same zeros (one group)
+    assert torch.allclose(torch.tensor(heard[3]), torch.tensor(heard[4]), atol=1e-4)  # (another group)
+
+
 def test_audio_is_padded_on_the_profiles_side_without_a_mask(split, recordings):
     model = tiny_model()
     spans = [(0.5, 0.8), (2.6, 3.2), (4.5, 5.4)]  # s, in speech; the first is the shortest
