@@ -153,7 +153,7 @@ def test_linear_prompts_equal_whole_prompts_on_all_meld_dev(data_dir, request, t
     tokenizer = request.getfixturevalue(tokenizer_name)
     dialogues = read_meld_csv(data_dir / "meld" / "dev_sent_emo.csv")
     linear, whole = [], []
-    for dialogue, speakers in zip(dialogues, speaker_numbers(dialogues, profile.speaker_numbering)):
+    for dialogue, speakers in zip(dialogues, split_speaker_numbers(dialogues, profile.speaker_numbering)):
         texts = dialogue_texts(dialogue, profile)
         linear += encode_dialogue(speakers, texts, tokenizer, max_tokens)
         whole += encode_each_prompt(speakers, texts, tokenizer, max_tokens)
