@@ -1,9 +1,10 @@
 """`telme {convert,analyze,evaluate,train,card} ...` (also `python -m telme ...`): one subcommand per job.
 
 Each subcommand is a pair `add_<name>_arguments(parser)` / `run_<name>(args) -> exit code`; the
-training pairs live in telme.training.cli and telme.training.card. Heavy modules (torch,
-transformers, the media stack) load only once a subcommand runs. A `UserError` or an `OSError`
-is printed as `error: ...` and exits 1; anything else is a bug and shows its traceback.
+training pairs live in telme.training.cli and telme.training.card. Only the chosen subcommand's
+options are added (an adder may import its module), and heavy modules (torch, transformers, the
+media stack) load only once a subcommand runs. A `UserError` or an `OSError` is printed as
+`error: ...` and exits 1; anything else is a bug and shows its traceback.
 """
 
 import argparse
@@ -15,7 +16,8 @@ from telme.errors import UserError
 
 
 def main(argv=None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(wanted=argv[0] if argv else None)
     args = parser.parse_args(argv)
     if args.subcommand is None:
         parser.print_help()
@@ -52,13 +54,15 @@ def subcommands() -> list[tuple]:
     ]  # fmt: skip
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(wanted=None) -> argparse.ArgumentParser:
+    """Every subcommand, with the options of the one called `wanted` (the others' are not needed)."""
     parser = argparse.ArgumentParser(prog="python -m telme", description="TelME emotion recognition in conversation.")
     table = subcommands()
     commands = parser.add_subparsers(dest="subcommand", metavar="{" + ",".join(row[0] for row in table) + "}")
     for name, help_text, description, add_arguments, run in table:
         sub = commands.add_parser(name, help=help_text, description=description)
-        add_arguments(sub)
+        if name == wanted:
+            add_arguments(sub)
         sub.set_defaults(handler=run)  # not "run": `card` has a --run option
     return parser
 

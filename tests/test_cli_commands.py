@@ -31,7 +31,9 @@ def test_every_subcommand_has_help(command):
 
 
 def test_one_parser_holds_every_subcommands_options():
-    parse = telme.__main__.build_parser().parse_args
+    def parse(argv):
+        return telme.__main__.build_parser(wanted=argv[0]).parse_args(argv)
+
     assert parse(["evaluate", "--data", "d.csv"]).data == "d.csv"
     assert parse(["train", "--train", "a", "--dev", "b", "--output", "o", "--stage", "teacher"]).stage == ["teacher"]
     assert parse(["card", "--run", "r", "--bundle", "b", "--dev", "d", "--command", "c"]).name == "telme-mini-meld"
