@@ -15,7 +15,7 @@ from telme.checkpoints.tiny import tiny_configs, tiny_model
 from telme.training import card, cli
 
 FIXTURES = Path(__file__).parent / "fixtures" / "media"
-COMMANDS = ("convert", "analyze", "evaluate", "train", "card")
+COMMANDS = ("convert", "analyze", "evaluate", "train", "card", "fetch-official")
 
 
 def run_module(*args):
