@@ -20,6 +20,7 @@ from pathlib import Path
 import telme
 from telme.features.text import OfficialRobertaTokenizer, encode_dialogue, encode_each_prompt, load_prompt_tokenizer
 from telme.limits import Limits, TooMuchInput
+from telme.media.pipeline import ClipDialogue
 from telme.media.transcripts import read_transcript
 
 MINI_TOKENIZER = Path(__file__).resolve().parents[1] / "checkpoints" / "telme-mini-meld" / "tokenizer"
@@ -60,8 +61,13 @@ def analyze(cues, speakers, texts):
             print(f"default limits: refused in {time.perf_counter() - begin:.2f} s: {error}")
         wide = Limits(utterances=cues, total_chars=10**9)
         recognizer = telme.Recognizer(model, limits=wide)
-        read_widely = lambda clip, transcript=None, **options: read_transcript(transcript, limits=wide)  # noqa: E731
-        seconds, analysis = timed(lambda: telme.analyze_clip(None, recognizer, transcript=path, to_dialogue=read_widely))
+
+        class ReadWidely:  # ClipToDialogue.run for a transcript alone, read with the raised limits
+            def run(self, clip, transcript=None, **options):
+                return ClipDialogue(read_transcript(transcript, limits=wide), audio=None)
+
+        widely = ReadWidely()
+        seconds, analysis = timed(lambda: telme.analyze_clip(None, recognizer, transcript=path, to_dialogue=widely))
         print(f"limits raised: {len(analysis.prediction.utterances)} utterances analysed in {seconds:.1f} s "
               f"({recognizer.stats.teacher_forwards} teacher forwards)", flush=True)
 

@@ -1,16 +1,14 @@
 """The error-inspection tab's work, without gradio: score a labelled split and keep it for browsing.
 
-`evaluate_split` reads a MELD- or IEMOCAP-format CSV (and optional clips), predicts every dialogue
-and scores it. `split_predictions` is the one function that computes the evaluation, so it can be
-switched to `telme.evaluate` (the CLI's evaluator) in one place.
+`evaluate_split` reads a MELD- or IEMOCAP-format CSV (and optional clips) and scores it with
+`telme.evaluate`, the evaluator `telme evaluate` runs: the same split and weights give the same
+predictions and scores in the app and on the command line.
 """
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from telme.dialogue import Dialogue
-from telme.media.errors import MediaError
-from studio.session import NON_VERBAL, BadRequest, predict, require_model
+from telme.data import read_split
+from studio.session import BadRequest, require_model
 
 SPLIT_COLUMNS = (  # what a split CSV needs, shown in the tab
     "**MELD**: `Dialogue_ID, Utterance_ID, Speaker, Utterance, Emotion, StartTime, EndTime` "
@@ -24,7 +22,7 @@ class SplitSession:
 
     dialogues: list = field(default_factory=list)  # CorpusDialogue with gold labels
     predictions: list = field(default_factory=list)  # DialoguePrediction per dialogue
-    report: object = None  # telme.training.evaluate.EvaluationReport of the whole split
+    report: object = None  # telme.metrics.EvaluationReport of the whole split
     skipped: list = field(default_factory=list)  # clips that could not be used
 
     def names(self):
@@ -45,91 +43,21 @@ def _dialogue_name(dialogue, index):
     return f"{source} ({len(dialogue)} utterances)"
 
 
-def read_split(path):
-    """MELD- or IEMOCAP-format CSV -> list of CorpusDialogue (the header decides which)."""
-    from telme.data import read_iemocap_csv, read_meld_csv
-
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        header = handle.readline()
-    if "Utterance_ID" in header:
-        return read_meld_csv(path)
-    if "Start_Time" in header:
-        return read_iemocap_csv(path)
-    raise BadRequest(f"{Path(path).name} is neither a MELD nor an IEMOCAP CSV (header: {header.strip()[:120]})")
-
-
 def evaluate_split(services, path, clip_files=(), limit=0, progress=None):
-    """Predict every dialogue of a split (text only without clips) and score it."""
+    """Predict every dialogue of a split (text only without clips) and score it (`telme.evaluate`)."""
     dialogues = read_split(path)[: int(limit) or None]
-    clips = {Path(file).stem: str(file) for file in clip_files or ()}
-    predictions, report = split_predictions(services, dialogues, clips, Path(path).stem, progress)
-    return SplitSession(dialogues=dialogues, predictions=predictions, report=report, skipped=report.skipped)
+    evaluation = split_evaluation(services, dialogues, list(clip_files or ()), progress)
+    return SplitSession(dialogues=dialogues, predictions=evaluation.dialogue_predictions(),
+                        report=evaluation.report, skipped=evaluation.report.skipped)
 
 
-def split_predictions(services, dialogues, clips, split_name, progress=None):
-    """The evaluation itself: (DialoguePrediction per dialogue, EvaluationReport of the split)."""
-    from telme.training.evaluate import build_report
+def split_evaluation(services, dialogues, clip_files, progress=None):
+    """`telme.evaluate` on the shared model, with its Recognizer's device, teacher batch and precision;
+    clips are the uploaded files, found by name."""
+    from telme.evaluation import evaluate
 
-    require_model(services)
-    predictions, skipped = [], []
-    for number, dialogue in enumerate(dialogues):
-        if progress:
-            progress("model", number, len(dialogues))
-        media = _split_media(services, dialogue, clips, skipped)
-        predictions.append(predict(services, dialogue, media))
-    labels = predictions[0].labels if predictions else ()
-    gold, predicted = _label_indices(dialogues, predictions, labels)
-    report = build_report(split_name, labels, used_modalities(predictions), gold, predicted, skipped)
-    return predictions, report
-
-
-def used_modalities(predictions):
-    """The parts that actually produced outputs (no clips: text only, whatever the model has)."""
-    results = [result for prediction in predictions for result in prediction.utterances]
-    used = ["text"] + [m for m in NON_VERBAL if any(getattr(r, m) is not None for r in results)]
-    return used + ["fusion"] * any(r.alpha is not None for r in results)
-
-
-def _label_indices(dialogues, predictions, labels):
-    gold, predicted = [], []
-    for dialogue, prediction in zip(dialogues, predictions):
-        for utterance, result in zip(dialogue, prediction.utterances):
-            if utterance.label in labels:
-                gold.append(labels.index(utterance.label))
-                predicted.append(labels.index(result.label))
-    if not gold:
-        raise BadRequest(f"no gold label of this split is one of the model's labels ({', '.join(labels)})")
-    return gold, predicted
-
-
-def _split_media(services, dialogue, clips, skipped):
-    """Media of a dataset dialogue from the uploaded clips, or None (text only).
-
-    IEMOCAP: one recording named after the dialogue, utterance times inside it; MELD: one clip
-    per utterance named after its id ("dia0_utt3"), used whole.
-    """
-    if not clips or not set(NON_VERBAL) & set(services.live):
-        return None
-    recording = clips.get(dialogue.source.split(":")[-1])
-    if recording:
-        try:
-            return services.load_media(recording, dialogue)
-        except MediaError as error:
-            skipped.append(f"{Path(recording).name}: {error}")
-            return None
-    items = [_whole_clip(services, clips.get(name), skipped) for name in getattr(dialogue, "utterance_ids", ())]
-    return items if any(item.audio is not None for item in items) else None
-
-
-def _whole_clip(services, clip, skipped):
-    from telme.dialogue import Utterance
-    from telme.media.pipeline import UtteranceMedia
-
-    if clip is None:
-        return UtteranceMedia(audio=None, frames=None)
-    try:
-        span = Dialogue([Utterance(start=0.0, end=services.probe(clip).duration, speaker="", text="")])
-        return services.load_media(clip, span)[0]
-    except MediaError as error:
-        skipped.append(f"{Path(clip).name}: {error}")
-        return UtteranceMedia(audio=None, frames=None)
+    recognizer = require_model(services)
+    with services.model_lock:  # one forward at a time on the shared model
+        return evaluate(recognizer.model, dialogues, clips=clip_files or None, device=recognizer.device,
+                        batch_size=recognizer.batch_sizes["teacher"], precision=recognizer.precision,
+                        progress=progress)  # fmt: skip

@@ -109,14 +109,12 @@ def pick_clip(video, audio):
 
 def analyse(services, owner, clip, transcript=None, num_speakers=None, progress=None):
     """Clip and/or transcript -> Session with the dialogue, the prediction and stored media."""
-    from telme.media.pipeline import dialogue_with_audio
-
     recognizer = require_model(services)
     if clip is None and transcript is None:
         raise BadRequest("give a video, an audio recording or a transcript to analyse")
     has_video = services.probe(clip).has_video if clip is not None else False  # the one probe (cached)
-    found = dialogue_with_audio(services.to_dialogue, clip, transcript=transcript,
-                                num_speakers=num_speakers or None, progress=progress)  # decodes the audio once
+    found = services.to_dialogue.run(clip, transcript=transcript, num_speakers=num_speakers or None,
+                                     progress=progress)  # decodes the audio once
     dialogue, media = found.dialogue, None
     if clip is not None:
         media = services.load_media(clip, dialogue, progress=progress, audio=found.audio)  # None: no live student
@@ -135,7 +133,7 @@ def analyse(services, owner, clip, transcript=None, num_speakers=None, progress=
 
 def long_note(model, dialogue, media):
     """Say which utterances the official profile feeds zero audio and frames (over 30 s)."""
-    from telme.features.audio import too_long
+    from telme.features.profiles import too_long
 
     if media is None:
         return ""

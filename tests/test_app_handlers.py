@@ -12,9 +12,11 @@ from studio import exports, inspection, launch, layout, media, views
 from studio import session as actions
 from studio.handlers import Studio
 from studio.workspace import MediaStore, Workspaces
+from telme.checkpoints.tiny import tiny_model
 from telme.dialogue import Dialogue, Utterance
 from telme.labels import MELD_LABELS
 from telme.media.errors import NotAMediaFile
+from telme.media.pipeline import ClipDialogue
 from telme.media.transcripts import read_transcript
 
 REPO = Path(__file__).resolve().parents[1]
@@ -78,12 +80,13 @@ class FakeRecognizer:
         return FakeDialoguePrediction(MELD_LABELS, self.model.live_modalities, results)
 
 
-def fake_to_dialogue(path, transcript=None, num_speakers=None, progress=None):
-    if path is None:
-        return read_transcript(transcript)
-    if "corrupt" in Path(path).name:
-        raise NotAMediaFile(path, "truncated, damaged or of an unknown format")
-    return read_transcript(REPO / "tests" / "fixtures" / "media" / "conversation.srt")
+class FakePipeline:  # ClipToDialogue's `run`, without ASR or voices
+    def run(self, path, transcript=None, num_speakers=None, progress=None):
+        if path is None:
+            return ClipDialogue(read_transcript(transcript), audio=None)
+        if "corrupt" in Path(path).name:
+            raise NotAMediaFile(path, "truncated, damaged or of an unknown format")
+        return ClipDialogue(read_transcript(REPO / "tests" / "fixtures" / "media" / "conversation.srt"), audio=None)
 
 
 def fake_load_media(path, dialogue, progress=None, audio=None):
@@ -95,10 +98,17 @@ class Request:  # what handlers read from gr.Request
         self.session_hash = session_hash
 
 
-def make_studio(live=("text",), recognizer=True, root=None):
+def make_studio(live=("text",), recognizer=True, root=None, model=None):
+    """A studio on the fake recognizer, or on a real Recognizer over `model` (the split tab needs one)."""
+    if model is not None:
+        from telme.inference import Recognizer
+
+        recognizer = Recognizer(model, device="cpu")
+    elif recognizer:
+        recognizer = FakeRecognizer(live)
     services = actions.Services(
-        recognizer=FakeRecognizer(live) if recognizer else None,
-        to_dialogue=fake_to_dialogue,
+        recognizer=recognizer or None,
+        to_dialogue=FakePipeline(),
         load_media=fake_load_media if "audio" in live or "video" in live else lambda *args, **kwargs: None,
         summary="fake", problem="" if recognizer else "No trained TelME weights were found.",
         decoder=media.ProbeOnce(), store=MediaStore(), workspaces=Workspaces(root),
@@ -311,7 +321,7 @@ def test_error_inspection_scores_the_split(tmp_path):
     _write_meld(split_csv, [(0, 0, "Ross", "Hi.", "joy"), (0, 1, "Rachel", "Go away.", "anger"),
                             (1, 0, "Monica", "Dinner!", "neutral"), (1, 1, "Joey", "Food?", "surprise"),
                             (1, 2, "Monica", "Yes.", "neutral")])
-    studio = make_studio()
+    studio = make_studio(model=tiny_model())
     split, scores, report, confusion = studio.evaluate_split(str(split_csv), None, 0, progress=NO_PROGRESS)
     dropdown = studio.dialogue_choices(split)
     assert split.report.count == 5 and sum(map(sum, split.report.confusion)) == 5
@@ -528,7 +538,7 @@ def test_the_media_store_is_bounded_in_bytes_least_recently_used_first():
 
 
 def test_error_inspection_reads_the_real_split_formats(data_dir):
-    studio = make_studio()
+    studio = make_studio(model=tiny_model())
     meld = studio.evaluate_split(str(data_dir / "meld" / "dev_sent_emo.csv"), None, 3, progress=NO_PROGRESS)[0]
     from telme.data import read_meld_csv
 

@@ -173,9 +173,11 @@ def test_cli_loads_official_weights_with_the_splits_dataset(tmp_path, monkeypatc
 
 
 @pytest.mark.slow
-def test_cli_scores_telme_mini_on_meld_dev_as_telme_evaluate_does(data_dir, tmp_path):
-    """CLI and library on MELD dev with TelME-mini: the same predictions and probabilities, the recorded score."""
-    from telme.checkpoints import load_model
+def test_app_and_cli_give_identical_predictions_on_meld_dev(data_dir, tmp_path):
+    """The studio's error-inspection handler and `telme evaluate` on MELD dev with TelME-mini: the same
+    label and fused probabilities for every utterance, the same report, the score on the model card."""
+    from studio import launch
+    from studio.handlers import Studio
 
     bundle = REPO / "checkpoints" / "telme-mini-meld"
     dev = data_dir / "meld" / "dev_sent_emo.csv"
@@ -183,11 +185,13 @@ def test_cli_scores_telme_mini_on_meld_dev_as_telme_evaluate_does(data_dir, tmp_
     assert main(["evaluate", "--data", str(dev), "--weights", str(bundle), "--device", "cpu", "--json", str(out),
                  "--quiet"]) == 0  # fmt: skip
     cli = json.loads(out.read_text())
-    direct = evaluate(load_model(bundle), read_split(dev), device="cpu")
-    assert len(cli["predictions"]) == len(direct.predictions) == 1109
-    assert [p["predicted"] for p in cli["predictions"]] == [p.predicted for p in direct.predictions]
-    assert [p["fused"] for p in cli["predictions"]] == [p.fused for p in direct.predictions]
-    assert cli["report"] == json.loads(json.dumps(direct.report.to_dict()))
+    services = launch.load_services(launch.parse_args(["--weights", str(bundle), "--device", "cpu"]))
+    split = Studio(services).evaluate_split(str(dev), None, 0, progress=lambda *args, **kwargs: None)[0]
+    app = [u for prediction in split.predictions for u in prediction.utterances]
+    assert len(app) == len(cli["predictions"]) == 1109
+    assert [u.label for u in app] == [p["predicted"] for p in cli["predictions"]]
+    assert [u.fused for u in app] == [p["fused"] for p in cli["predictions"]]
+    assert json.loads(json.dumps(split.report.to_dict())) == cli["report"]
     recorded = json.loads((bundle / "eval_dev.json").read_text())  # written by `telme card` at export
     for score in ("weighted_f1", "macro_f1", "accuracy"):
-        assert direct.report.to_dict()[score] == pytest.approx(recorded[score], abs=0.05)
+        assert cli["report"][score] == pytest.approx(recorded[score], abs=0.05)
