@@ -22,7 +22,7 @@ import numpy as np
 from telme.dialogue import Word
 from telme.media.errors import AsrModelUnavailable
 BEAM_SIZE = 5  # faster-whisper's default beam
-DEFAULT_MODEL = "base"  # WER 0.154 vs 0.227 for tiny.en on espeak-ng conversations (issue 8)
+DEFAULT_MODEL = "base"  # tune-set WER 0.112 vs 0.136 for tiny.en (scripts/bench_segmentation.py)
 OFFLINE_MODELS = ("base", "tiny.en")
 BASE_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"  # joined model.bin
 BASE_FOLDER = "whisper-base-ct2"  # inside the cache folder
