@@ -1,5 +1,6 @@
 """Shared test setup: offline, no analytics, and the ../shared reference folder when present."""
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -13,6 +14,15 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("TELME_SHARED", REPO.parent / "shared"))
 REFERENCE = SHARED / "reference"
 DATA = SHARED / "data"
+SCRIPTS = REPO / "scripts"
+
+
+def load_script(name):
+    """scripts/NAME.py as a module (the scripts are not a package), for tests of their functions."""
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture

@@ -2,9 +2,7 @@
 its full-size section's code path on a tiny random model (no timing asserted)."""
 
 import csv
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 import torch
@@ -12,16 +10,14 @@ import torch
 from telme.checkpoints import save_bundle
 from telme.checkpoints.tiny import tiny_model
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bench_inference.py"
+from conftest import load_script
+
 LONG_DIALOGUE = 11  # utterances, >= the script's MIN_EDIT_UTTERANCES
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_inference", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bench_inference")
 
 
 def write_meld(path, sizes):

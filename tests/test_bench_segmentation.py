@@ -1,7 +1,6 @@
 """The segmentation benchmark: its metrics on constructed truth and predictions, and the
 conversation generator (planning is pure Python; rendering needs espeak-ng and skips without it)."""
 
-import importlib.util
 import json
 import shutil
 from dataclasses import replace
@@ -10,16 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+from conftest import load_script
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "media"
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="no espeak-ng")
 
 
 def load(name):
-    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(name)
 
 
 @pytest.fixture(scope="module")

@@ -2,12 +2,13 @@
 (the clip decode and the Recognizer over it, the golden step, the option handling), and the whole
 --cpu-dry-run runs as a slow test."""
 
-import importlib.util
 import os
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "scripts"
@@ -16,10 +17,7 @@ FIXTURE = ROOT / "tests" / "fixtures" / "media"
 
 @pytest.fixture(scope="module")
 def steps():
-    spec = importlib.util.spec_from_file_location("device_steps", SCRIPTS / "device_steps.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("device_steps")
 
 
 def run(script, *args, env=None):

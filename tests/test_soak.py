@@ -4,20 +4,16 @@ Memory growth only (no timing): RSS after round 20 within the script's limit of 
 10, no session folder left behind, nothing left in the media store.
 """
 
-import importlib.util
-from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "soak_test.py"
+from conftest import load_script
+
 
 
 @pytest.fixture(scope="module")
 def soak_script():
-    spec = importlib.util.spec_from_file_location("soak_test", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("soak_test")
 
 
 @pytest.mark.slow
