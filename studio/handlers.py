@@ -83,13 +83,14 @@ class Studio:
         )
 
     def controls(self, session):
-        """Modality toggles and span players that fit this session (chained after each result)."""
+        """Toggles, span players and the table's fixed row count for this session (chained after each result)."""
         present = actions.toggleable(self.services, session)
         audio_only = session.clip is not None and not session.has_video
         return (gr.CheckboxGroup(choices=present or list(actions.NON_VERBAL), interactive=bool(present),
                                  value=[m for m in present if m not in session.drop],
                                  info=toggle_info(self.services, session)),
-                gr.Video(value=None, visible=not audio_only), gr.Audio(value=None, visible=audio_only))
+                gr.Video(value=None, visible=not audio_only), gr.Audio(value=None, visible=audio_only),
+                gr.Dataframe(row_count=(len(session.dialogue), "fixed")))  # see views.FIXED_SHAPE
 
     def new_clip(self, transcript):
         """On a new clip upload: a transcript left from the example is cleared (it belongs to the example)."""

@@ -65,6 +65,7 @@ def analyse_tab(studio, session):
     ui["table"] = gr.Dataframe(views.empty_results_frame(), interactive=True, wrap=True,
                                static_columns=views.STATIC_COLUMNS, column_widths=views.COLUMN_WIDTHS,
                                pinned_columns=views.PINNED_COLUMNS, elem_id="utterances",
+                               **views.FIXED_SHAPE,
                                label="Utterances: click a row to inspect it; edit speaker or text cells, then re-run")
     gr.Markdown(EXPLAIN, elem_id="explain")
     with gr.Row(equal_height=True):
@@ -121,7 +122,8 @@ def _event(group, **options):
 
 def wire_analyse(studio, session, ui):
     results = [session] + [ui[name] for name in ("table", "speakers_table", "timeline", "chart", "status", "selected")]
-    controls = dict(fn=studio.controls, inputs=session, outputs=[ui["toggles"], ui["span_video"], ui["span_audio"]],
+    controls = dict(fn=studio.controls, inputs=session,
+                    outputs=[ui[name] for name in ("toggles", "span_video", "span_audio", "table")],
                     api_visibility="private", **_event("light"))
     model = _event("model", show_progress_on=ui["busy"], trigger_mode="once")
     inputs = [ui[name] for name in ("video", "audio", "transcript", "speakers")] + [session]

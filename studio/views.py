@@ -34,6 +34,10 @@ WIDTHS = {"#": "44px", "speaker": "96px", "emotion": "92px", "gold": "84px", "co
 ANALYSIS_COLUMNS = [name for name in COLUMNS if name != "gold"]  # the analysis table (no gold labels)
 STATIC_COLUMNS = [i for i, name in enumerate(ANALYSIS_COLUMNS) if name not in EDITABLE]
 COLUMN_WIDTHS = [WIDTHS[name] for name in ANALYSIS_COLUMNS]
+# A row is a span of the clip and the columns are the analysis: the cell menu must not add or delete
+# either. Gradio 6.31 hides those entries only for a "fixed" row_count / column_count (its row_limits and
+# column_limits are "not yet implemented": the page ignores them); the row count follows each analysis.
+FIXED_SHAPE = dict(row_count=(0, "fixed"), column_count=(len(ANALYSIS_COLUMNS), "fixed"))
 
 
 def _argmax(probabilities):

@@ -123,13 +123,14 @@ def analysed(studio, clip=EXAMPLE, request=None):
 def test_analyze_fills_table_charts_and_status():
     studio = make_studio()
     session, frame, per_speaker, timeline, chart, status, selected = analysed(studio)
-    toggles, span_video, span_audio = studio.controls(session)
+    toggles, span_video, span_audio, table = studio.controls(session)
     assert len(session.dialogue) == 6
     assert list(frame.loc[0, ["#", "start (s)", "end (s)", "speaker", "text"]]) == [0, 0.4, 2.1, "Ross",
                                                                                    "Hey, did you see my keys?"]
     assert list(frame.columns) == ["#", "speaker", "emotion", "confidence", "text", "start (s)", "end (s)",
                                    "text · audio · video", "α"]  # '#', speaker, emotion first: pinned on narrow screens
     assert span_video.visible is True and span_audio.visible is False
+    assert table.row_count == (6, "fixed")  # a row is a span: no add/delete row in the cell menu
     assert "live: text" in status and "6 utterances of 2 speakers" in status
     assert [trace.name for trace in chart.data[:4]] == ["text", "audio (not loaded)", "video (not loaded)", "fused"]
     assert sum(len(trace.y) for trace in timeline.data) == 6

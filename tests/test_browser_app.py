@@ -227,6 +227,25 @@ def export_results(page):
     shot(page, "06_exports.png")
 
 
+def test_utterance_table_cell_menu_cannot_add_or_delete_rows_or_columns(page):
+    """A row is a span of the clip and the columns are the analysis: the menus offer no add or delete."""
+    from playwright.sync_api import expect
+
+    page.get_by_text("example_conversation.srt").first.click()
+    expect(page.locator("#transcript").get_by_role("link")).to_have_attribute("href", re.compile(r"example_conversation\.srt$"))
+    analyse(page, rows=10)
+    expect(page.locator("#toggles input").first).to_be_enabled()  # the chained controls (row count) arrived
+    cell(page, 3, 4).click()  # an editable text cell shows the cell-menu button
+    page.locator("#utterances button[aria-label='Open cell menu']:visible").first.click()
+    expect(page.locator(".cell-menu")).to_be_visible()
+    entries = " ".join(texts(page, ".cell-menu [role=menuitem]")).lower()
+    assert not re.search(r"add row|delete row|add column|delete column", entries), entries
+    page.keyboard.press("Escape")
+    expect(page.locator("#utterances thead button[aria-label='Open cell menu']")).to_have_count(0)  # nor a header menu
+    expect(page.locator("#utterances button[aria-label='Add row']")).to_have_count(0)
+    expect(page.locator("#utterances .virtual-row")).to_have_count(10)
+
+
 def test_example_clip_without_transcript_runs_asr_and_speakers(page):
     from playwright.sync_api import expect
 
