@@ -109,6 +109,8 @@ def pick_clip(video, audio):
 
 def analyse(services, owner, clip, transcript=None, num_speakers=None, progress=None):
     """Clip and/or transcript -> Session with the dialogue, the prediction and stored media."""
+    from telme.inference.results import model_summary
+
     recognizer = require_model(services)
     if clip is None and transcript is None:
         raise BadRequest("give a video, an audio recording or a transcript to analyse")
@@ -125,10 +127,8 @@ def analyse(services, owner, clip, transcript=None, num_speakers=None, progress=
     note = f"analysed {len(dialogue)} utterances of {len(dialogue.speakers)} speakers" + (
         f" · {found.speakers.status()}" if found.speakers else "") + long_note(
         recognizer.model, dialogue, media) + "".join(f" · warning: {text}" for text in dialogue.warnings)
-    model = {"name": recognizer.model.name, "missing": list(recognizer.model.missing),
-             "device": str(getattr(recognizer, "device", "cpu"))}
     return Session(owner=owner, dialogue=dialogue, prediction=prediction, clip=clip, has_video=has_video,
-                   media_key=key, note=note, model=model)
+                   media_key=key, note=note, model=model_summary(recognizer))
 
 
 def long_note(model, dialogue, media):

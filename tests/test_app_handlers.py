@@ -62,6 +62,7 @@ def _distribution(seed, shift=0):
 class FakeRecognizer:
     def __init__(self, live=("text",)):
         self.model = FakeModel(live)
+        self.device = "cpu"
         self.calls = []
 
     def run_dialogue(self, dialogue, media=None, drop=frozenset(), progress=None):

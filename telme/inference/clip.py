@@ -2,7 +2,7 @@
 
 from functools import partial
 
-from telme.inference.results import ClipAnalysis
+from telme.inference.results import ClipAnalysis, model_summary
 
 
 def analyze_clip(path, model=None, transcript=None, asr_model=None, num_speakers=None, language=None,
@@ -22,10 +22,8 @@ def analyze_clip(path, model=None, transcript=None, asr_model=None, num_speakers
     dialogue = found.dialogue
     media = load_clip_media(path, dialogue, recognizer.model, progress, found.audio) if path is not None else None
     prediction = recognizer.run_dialogue(dialogue, media=media, drop=drop, progress=progress)
-    summary = {"name": recognizer.model.name, "missing": list(recognizer.model.missing),
-               "device": str(recognizer.device)}
     speakers = found.speakers.to_dict() if found.speakers else None
-    return ClipAnalysis(dialogue=dialogue, prediction=prediction, model=summary, speakers=speakers)
+    return ClipAnalysis(dialogue=dialogue, prediction=prediction, model=model_summary(recognizer), speakers=speakers)
 
 
 def clip_pipeline(asr_model=None):

@@ -50,6 +50,12 @@ ANALYSIS_FORMAT = "telme-analysis/1"
 SOURCES = ("teacher", "audio", "video", "fused")
 
 
+def model_summary(recognizer) -> dict:
+    """What an analysis records of the model that made it: {"name", "missing", "device"}."""
+    return {"name": recognizer.model.name, "missing": list(recognizer.model.missing),
+            "device": str(recognizer.device)}
+
+
 @dataclass
 class ClipAnalysis:
     """A clip's dialogue and its predictions, with the model that made them."""

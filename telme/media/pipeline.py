@@ -36,6 +36,11 @@ MAX_DURATION = MAX_CLIP_SECONDS  # s, longest clip analysed (checked before deco
 SILENCE_PEAK = 1e-3  # a wave whose peak stays under this holds no speech
 
 
+def is_silent(wave):
+    """Whether a wave holds no speech at all (empty, or its peak under SILENCE_PEAK)."""
+    return wave.size == 0 or float(np.abs(wave).max()) < SILENCE_PEAK
+
+
 def _no_progress(step, done, total):
     pass
 
@@ -141,7 +146,7 @@ class ClipToDialogue:
 
     def transcribe(self, path, wave, language, progress):
         """Words with times; NoSpeechFound when the audio is silent or nothing is recognised."""
-        if wave.size == 0 or np.abs(wave).max() < SILENCE_PEAK:
+        if is_silent(wave):
             raise NoSpeechFound(path)
         progress("transcribe", 0, 1)
         words = self.transcriber(wave, language=language, progress=progress)
@@ -162,7 +167,7 @@ class ClipToDialogue:
         unnamed = [i for i, u in enumerate(utterances) if not u.speaker]
         if not unnamed:
             return utterances, from_transcript(transcript)
-        if wave.size == 0 or np.abs(wave).max() < SILENCE_PEAK:
+        if is_silent(wave):
             labels = [0] * len(unnamed)  # no voice to tell speakers apart: text-only use
             estimate = SpeakerEstimate(1, estimated=True)
         else:
