@@ -85,3 +85,33 @@ def test_the_app_path_gives_the_recorded_predictions(bundle, data_dir):
     for prediction, row in zip(predictions, recorded):
         assert prediction.audio is None and prediction.video is None and prediction.alpha is None
         assert prediction.fused == pytest.approx(prediction.teacher) and prediction.teacher == pytest.approx(row["probs"], abs=1e-4)
+
+
+def test_shipped_bundle_stores_fp16_and_saving_again_keeps_no_load_notes(tmp_path):
+    """fp16 on disk (the card's measured change vs fp32: 6.0e-4); a re-save writes no loaded_from."""
+    import torch
+    from safetensors import safe_open
+
+    from telme.checkpoints.bundle import save_bundle
+
+    folder, mini = load("meld")
+    with safe_open(str(folder / "model.safetensors"), "pt") as weights:
+        dtypes = {weights.get_slice(key).get_dtype() for key in weights.keys()}
+    assert "F16" in dtypes and "F32" not in dtypes
+    assert mini.teacher.classifier.weight.dtype == torch.float32  # made fp32 again on load
+    saved = json.loads((save_bundle(mini, tmp_path / "again", half=True) / "config.json").read_text())
+    assert saved["card"]["storage"] == "fp16"
+    assert "loaded_from" not in saved["card"] and "revision" not in saved["card"]
+
+
+def test_tracked_tree_stays_small():
+    """The GPU machine takes at most 64 MiB of repository; the project keeps the tracked tree ≤ 60 MiB."""
+    import subprocess
+
+    root = CHECKPOINTS.parent
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=root, capture_output=True)
+    if listed.returncode != 0:
+        pytest.skip("not a git checkout")
+    files = [root / name for name in listed.stdout.decode().split("\0") if name]
+    total = sum(path.stat().st_size for path in files if path.is_file())
+    assert total <= 60 * 2**20, f"tracked files total {total / 2**20:.1f} MiB"

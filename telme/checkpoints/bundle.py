@@ -21,6 +21,7 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 TOKENIZER_FOLDER = "tokenizer"
 BUNDLE_PATTERNS = [CONFIG_FILE, WEIGHTS_FILE, f"{TOKENIZER_FOLDER}/*", "README.md"]
+LOAD_NOTES = ("loaded_from", "revision")  # what load_bundle adds to the card; not saved
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
@@ -60,7 +61,7 @@ def bundle_config(model: TelME, name: str | None = None) -> dict:
         **model.configs(),
         "trained": dict(model.trained),
         "missing": list(model.missing),
-        "card": dict(model.card),
+        "card": {key: value for key, value in model.card.items() if key not in LOAD_NOTES},
     }
 
 
