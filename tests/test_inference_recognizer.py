@@ -11,7 +11,7 @@ from telme.checkpoints.tiny import tiny_model
 from telme.dialogue import Dialogue, Utterance, rename_speaker
 from telme.features.text import collate_left, encode_dialogue
 from telme.inference import Recognizer, choose_device
-from telme.inference.recognizer import LRUCache, _Output
+from telme.inference.cache import LRUCache, PartOutput
 from telme.limits import Limits, TooMuchInput
 
 TEXTS = ("Hi there!", "Oh my God, you're back!", "Yeah. How are you?", "Fine.", "Really? You look awful.",
@@ -127,7 +127,7 @@ def test_text_edit_recomputes_only_the_prompts_that_contain_it(model, dialogue, 
 
 
 def output(width=4):
-    return _Output(hidden=torch.zeros(width), probs=torch.zeros(3))  # (4 + 3) * 4 = 28 bytes at width 4
+    return PartOutput(hidden=torch.zeros(width), probs=torch.zeros(3))  # (4 + 3) * 4 = 28 bytes at width 4
 
 
 def test_lru_cache_drops_the_least_recently_used_by_entries_and_by_bytes():
@@ -243,7 +243,8 @@ def test_results_serialise_and_progress_is_reported(model, dialogue, media):
     prediction = Recognizer(model).run_dialogue(dialogue, media, progress=lambda s, d, t: steps.append((s, d, t)))
     data = json.loads(json.dumps(prediction.to_dict()))
     assert data["labels"] == list(model.labels) and len(data["utterances"]) == 6
-    assert set(data["utterances"][0]) == {"index", "teacher", "audio", "video", "fused", "alpha", "label", "confidence"}
+    assert set(data["utterances"][0]) == {"index", "teacher", "audio", "video", "fused", "alpha", "label", "confidence",
+                                         "pending"}
     assert {step for step, _, _ in steps} == {"teacher", "audio", "video", "fusion"}
     assert ("teacher", 6, 6) in steps
 
@@ -293,3 +294,50 @@ def test_absolute_position_teacher_is_batch_invariant(dialogue):
     batched = Recognizer(model, batch_size=8).run_dialogue(dialogue)
     expected, _ = direct_teacher_probs(model, dialogue)
     assert torch.allclose(probs(batched, "teacher"), expected, atol=1e-5)
+
+
+def test_the_stream_shows_the_teacher_first_then_each_micro_batch_and_ends_with_run_dialogue(model, dialogue, media):
+    recognizer = Recognizer(model, batch_size=2)
+    steps = list(recognizer.stream_dialogue(dialogue, media))
+    assert [(s.stage, s.done, s.total) for s in steps] == [
+        ("teacher", 6, 6), ("audio", 2, 6), ("audio", 4, 6), ("audio", 6, 6),
+        ("video", 2, 6), ("video", 4, 6), ("video", 6, 6), ("fusion", 6, 6)]
+    first, last = steps[0].prediction, steps[-1].prediction
+    assert [u.pending for u in first.utterances] == [("audio", "video", "fusion")] * 6
+    assert first.pending == ("audio", "video", "fusion") and not steps[0].complete
+    assert probs(first, "teacher").equal(probs(last, "teacher"))
+    assert probs(first, "fused").equal(probs(first, "teacher"))  # the teacher's view until the fusion ran
+    audio_done = steps[1].prediction.utterances
+    assert sum(u.audio is not None for u in audio_done) == 2 == sum("audio" not in u.pending for u in audio_done)
+    assert steps[-1].complete and last.pending == ()
+    assert last.to_dict() == Recognizer(model, batch_size=2).run_dialogue(dialogue, media).to_dict()
+
+
+def test_closing_the_stream_stops_its_work(model, dialogue, media):
+    recognizer = Recognizer(model, batch_size=2)
+    stream = recognizer.stream_dialogue(dialogue, media)
+    assert next(stream).stage == "teacher"
+    stream.close()  # what a cancelled request does (GeneratorExit at the yield)
+    stats = recognizer.stats
+    assert (stats.teacher_forwards, stats.audio_forwards, stats.video_forwards, stats.fusion_forwards) == (3, 0, 0, 0)
+
+    other = Recognizer(model, batch_size=2)
+    stream = other.stream_dialogue(dialogue, media)
+    assert [next(stream).stage for _ in range(2)] == ["teacher", "audio"]
+    stream.close()
+    assert (other.stats.audio_rows, other.stats.video_forwards, other.stats.fusion_forwards) == (2, 0, 0)
+
+
+def test_a_streamed_part_that_is_cached_arrives_whole_in_one_step(model, dialogue, media):
+    recognizer = Recognizer(model, batch_size=2)
+    recognizer.run_dialogue(dialogue, media)
+    recognizer.stats.reset()
+    steps = list(recognizer.stream_dialogue(dialogue, media))
+    assert [(s.stage, s.done, s.total) for s in steps] == [("teacher", 6, 6), ("audio", 6, 6), ("video", 6, 6),
+                                                          ("fusion", 6, 6)]
+    assert recognizer.stats.audio_forwards == recognizer.stats.video_forwards == 0
+
+
+def test_a_text_only_stream_is_complete_after_the_teacher(model, dialogue):
+    steps = list(Recognizer(model).stream_dialogue(dialogue))
+    assert [s.stage for s in steps] == ["teacher"] and steps[0].complete

@@ -1,6 +1,7 @@
 """Inference: a loaded TelME over whole dialogues, and a clip straight to emotions.
 
     Recognizer(model, device=None, batch_size=None, precision=None).run_dialogue(dialogue, media) -> DialoguePrediction
+    Recognizer(...).stream_dialogue(dialogue, media) -> PartialPrediction per finished micro-batch, the last complete
     analyze_clip(path, model=None, transcript=None, ...) -> ClipAnalysis (dialogue + prediction)
     choose_device(preferred=None): the one place a device is chosen
 """
@@ -12,6 +13,7 @@ from telme.inference.results import (
     ANALYSIS_FORMAT,
     ClipAnalysis,
     DialoguePrediction,
+    PartialPrediction,
     RecognizerStats,
     UtterancePrediction,
 )
@@ -20,6 +22,7 @@ __all__ = [
     "ANALYSIS_FORMAT",
     "ClipAnalysis",
     "DialoguePrediction",
+    "PartialPrediction",
     "Recognizer",
     "RecognizerStats",
     "UtterancePrediction",

@@ -13,9 +13,7 @@ long-running service holds a fixed amount however many dialogues pass through it
 over `telme.limits` (utterances, characters) is refused before anything is tokenised.
 """
 
-import hashlib
 import threading
-from collections import OrderedDict
 from contextlib import nullcontext
 from dataclasses import dataclass
 
@@ -25,6 +23,7 @@ import torch
 from telme.dialogue import speaker_numbers
 from telme.errors import UserError
 from telme.limits import DEFAULT_LIMITS
+from telme.inference.cache import CACHE_BYTES, CACHE_ENTRIES, LRUCache, digest, PartOutput
 from telme.inference.forwards import audio_forward, check_vocabulary
 from telme.inference.precision import (
     autocast_dtype,
@@ -33,12 +32,10 @@ from telme.inference.precision import (
     precision_name,
     use_fused_attention,
 )
-from telme.inference.results import DialoguePrediction, RecognizerStats, UtterancePrediction
+from telme.inference.results import DialoguePrediction, PartialPrediction, RecognizerStats, UtterancePrediction
 
 STUDENTS = ("audio", "video")
 MIN_AUDIO_SECONDS = 0.05  # shorter utterance audio is treated as absent (the conv front end needs ~25 ms)
-CACHE_ENTRIES = 4096  # outputs per cache (teacher / audio / video), least recently used dropped first
-CACHE_BYTES = 64 * 1024 * 1024  # of output tensors per cache; a 768-wide output is ~3 KB
 
 
 def choose_device(preferred=None) -> torch.device:
@@ -51,55 +48,9 @@ def choose_device(preferred=None) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-@dataclass
-class _Output:
-    hidden: torch.Tensor  # (768,) fp32 on the CPU, its own storage (not a view of a batch)
-    probs: torch.Tensor  # (L,) fp32 on the CPU
-
-    @property
-    def nbytes(self):
-        return self.hidden.nbytes + self.probs.nbytes
-
-
-class LRUCache:
-    """Outputs by key; the least recently used (read or written) go first once the cache holds
-    more than `max_entries` outputs or `max_bytes` of tensors."""
-
-    def __init__(self, max_entries=CACHE_ENTRIES, max_bytes=CACHE_BYTES):
-        if max_entries < 1 or max_bytes < 1:
-            raise ValueError("a cache needs room for at least one entry and one byte")
-        self.max_entries, self.max_bytes = max_entries, max_bytes
-        self.nbytes = 0  # tensor bytes held now
-        self.evictions = 0  # outputs dropped so far
-        self._items = OrderedDict()
-
-    def __len__(self):
-        return len(self._items)
-
-    def __contains__(self, key):
-        return key in self._items
-
-    def get(self, key):
-        """The output for `key` (now the most recently used), or None."""
-        value = self._items.get(key)
-        if value is not None:
-            self._items.move_to_end(key)
-        return value
-
-    def put(self, key, value):
-        if key in self._items:
-            self.nbytes -= self._items.pop(key).nbytes
-        self._items[key] = value
-        self.nbytes += value.nbytes
-        while len(self._items) > self.max_entries or self.nbytes > self.max_bytes:
-            _, dropped = self._items.popitem(last=False)
-            self.nbytes -= dropped.nbytes
-            self.evictions += 1
-
-
 class Recognizer:
     """Runs a loaded `TelME` over dialogues. One instance may serve several threads (a lock
-    serialises runs); its caches are shared by all of them."""
+    serialises forwards, one micro-batch at a time); its caches are shared by all of them."""
 
     def __init__(self, model, device=None, batch_size=None, precision: str | None = None,
                  cache_entries: int = CACHE_ENTRIES, cache_bytes: int = CACHE_BYTES, limits=DEFAULT_LIMITS):
@@ -125,7 +76,7 @@ class Recognizer:
         return self.model.labels
 
     def run_dialogue(self, dialogue, media=None, drop=frozenset(), progress=None) -> DialoguePrediction:
-        """Probabilities of every part for every utterance of `dialogue`.
+        """Probabilities of every part for every utterance of `dialogue`: the last step of `stream_dialogue`.
 
         media: None, or per-utterance items with `.audio` (float32 mono at the profile's
         `audio_sample_rate`, or None) and `.frames` (uint8 RGB (N, H, W, 3), or None) -- a list
@@ -135,70 +86,108 @@ class Recognizer:
         fusion input ("removed" means exactly this); its own probabilities are still reported.
         When nothing is left to fuse, `fused` is the teacher's and `alpha` is None.
         """
+        for step in self.stream_dialogue(dialogue, media, drop, progress):
+            pass
+        return step.prediction
+
+    def stream_dialogue(self, dialogue, media=None, drop=frozenset(), progress=None):
+        """The run of `run_dialogue` as it goes: a `PartialPrediction` once the teacher has every
+        utterance, one after each audio and each video micro-batch, and one after the fusion; the
+        last is complete (`.prediction.pending == ()`). Closing the generator (GeneratorExit, e.g.
+        a cancelled request) stops it at that step: no later forward runs. Input errors (limits,
+        `drop`) are raised by the first `next()`.
+        """
+        self._check(dialogue, drop)
+        progress = progress or _quiet
+        items = media_items(media, len(dialogue))
+        stages = [self.teacher_stage(dialogue), self.audio_stage(dialogue, items), self.video_stage(dialogue, items)]
+        outputs = {stage.part: [None] * len(dialogue) for stage in stages}
+        fusing = self._will_fuse(stages, set(drop))
+        for stage in stages:
+            for outputs[stage.part] in self._run_stage(stage, progress):
+                if stage.part != "teacher" or all(o is not None for o in outputs["teacher"]):
+                    yield self._partial(stage.part, stages, outputs, fusing)
+        if fusing:
+            fused, alpha = self.fuse(outputs["teacher"], outputs["audio"], outputs["video"], set(drop), progress)
+            prediction = self.collect(outputs["teacher"], outputs["audio"], outputs["video"], fused, alpha)
+            yield PartialPrediction("fusion", len(dialogue), len(dialogue), prediction)
+
+    def _check(self, dialogue, drop):
         if not len(dialogue):
             raise ValueError("the dialogue has no utterances")
         self.limits.check_dialogue(dialogue)  # before any tokenising: a 10 MB cell is refused at once
         unknown = set(drop) - set(STUDENTS)
         if unknown:
             raise ValueError(f"drop: unknown modalities {sorted(unknown)}; expected audio and/or video")
-        progress = progress or _quiet
-        items = media_items(media, len(dialogue))
-        with self._lock, torch.inference_mode():
-            teacher = self.teacher_outputs(dialogue, progress)
-            audio = self.audio_outputs(dialogue, items, progress)
-            video = self.video_outputs(dialogue, items, progress)
-            fused, alpha = self.fuse(teacher, audio, video, set(drop), progress)
-        return self.collect(teacher, audio, video, fused, alpha)
 
-    def teacher_outputs(self, dialogue, progress) -> list:
-        """One _Output per utterance, from the prompts over utterances 0..i."""
+    def _will_fuse(self, stages, drop) -> bool:
+        """The fusion runs when it is live and a student that is not dropped has an utterance to give it."""
+        students = [stage for stage in stages if stage.part in STUDENTS and stage.part not in drop]
+        return "fusion" in self.model.live_modalities and any(k is not None for s in students for k in s.keys)
+
+    def _partial(self, part, stages, outputs, fusing) -> PartialPrediction:
+        """The prediction so far: per utterance, the parts whose output is still to come."""
+        waiting = [[] for _ in outputs["teacher"]]
+        for stage in stages:
+            for i, (key, output) in enumerate(zip(stage.keys, outputs[stage.part])):
+                if key is not None and output is None:
+                    waiting[i].append(stage.part)
+        for row in waiting if fusing else ():
+            row.append("fusion")
+        prediction = self.collect(outputs["teacher"], outputs["audio"], outputs["video"], None, None, waiting)
+        stage = next(stage for stage in stages if stage.part == part)
+        total = sum(key is not None for key in stage.keys)
+        return PartialPrediction(part, total - sum(part in row for row in waiting), total, prediction)
+
+    def teacher_stage(self, dialogue) -> "_Stage":
+        """Every utterance, from the prompts over utterances 0..i."""
         from telme.features.text import collate_left, dialogue_texts, encode_dialogue
 
         model = self.model
         texts = dialogue_texts(dialogue, model.profile)
         ids = encode_dialogue(speaker_numbers(dialogue), texts, model.tokenizer, model.profile.max_text_tokens)
         check_vocabulary(ids, model.teacher.cfg.vocab_size)
-        keys = [_digest(np.asarray(row, dtype=np.int64)) for row in ids]
+        keys = [digest(np.asarray(row, dtype=np.int64)) for row in ids]
         inputs = dict(zip(keys, ids))
 
         def forward(chunk):
             input_ids, mask = collate_left([inputs[key] for key in chunk], model.tokenizer.pad_id)  # (B, T)
             return model.teacher(input_ids.to(self.device), mask.to(self.device))
 
-        return self._cached(self._caches["teacher"], keys, forward, "teacher", progress, length=lambda k: len(inputs[k]))
+        return _Stage("teacher", keys, forward, length=lambda k: len(inputs[k]))
 
-    def audio_outputs(self, dialogue, items, progress) -> list:
-        """One _Output or None per utterance; None without live student or usable audio."""
+    def audio_stage(self, dialogue, items) -> "_Stage":
+        """The utterances with usable audio (none without a live student or media)."""
         from telme.features.audio import prepare_audio
 
         if "audio" not in self.model.live_modalities or items is None:
-            return [None] * len(dialogue)
+            return _Stage("audio", [None] * len(dialogue))
         profile = self.model.profile
         min_samples = MIN_AUDIO_SECONDS * profile.audio_sample_rate
         waves = [_usable_audio(item.audio, min_samples) for item in items]
-        keys = [None if wave is None else _digest(wave) for wave in waves]
+        keys = [None if wave is None else digest(wave) for wave in waves]
         inputs = {key: wave for key, wave in zip(keys, waves) if key is not None}
 
         def forward(chunk):
             values = [prepare_audio(inputs[key], profile) for key in chunk]
             return audio_forward(self.model.audio, values, self.device)
 
-        return self._cached(self._caches["audio"], keys, forward, "audio", progress, length=lambda k: len(inputs[k]))
+        return _Stage("audio", keys, forward, length=lambda k: len(inputs[k]))
 
-    def video_outputs(self, dialogue, items, progress) -> list:
+    def video_stage(self, dialogue, items) -> "_Stage":
         from telme.features.video import prepare_frames
 
         if "video" not in self.model.live_modalities or items is None:
-            return [None] * len(dialogue)
+            return _Stage("video", [None] * len(dialogue))
         frames = [item.frames if item.frames is not None and len(item.frames) else None for item in items]
-        keys = [None if f is None else (_digest(f), u.duration) for f, u in zip(frames, dialogue)]
+        keys = [None if f is None else (digest(f), u.duration) for f, u in zip(frames, dialogue)]
         inputs = {key: f for key, f in zip(keys, frames) if key is not None}
 
         def forward(chunk):
             pixels = torch.stack([prepare_frames(inputs[key], self.model.profile, duration=key[1]) for key in chunk])
             return self.model.video(pixels.to(self.device))  # (B, 8, 3, S, S) in
 
-        return self._cached(self._caches["video"], keys, forward, "video", progress)
+        return _Stage("video", keys, forward)
 
     def fuse(self, teacher, audio, video, drop, progress):
         """Fused probabilities (N, L) and alpha (N,), or (None, None) when the fusion cannot run."""
@@ -212,7 +201,8 @@ class Recognizer:
         stacked = {name: torch.stack([o.hidden if o is not None else torch.zeros(width) for o in outputs])
                    for name, outputs in students.items()}  # (N, 768) each, zeros where absent
         progress("fusion", 0, 1)
-        logits, alpha = self.grouped_fusion(text, stacked["audio"], stacked["video"])
+        with self._lock, torch.inference_mode():
+            logits, alpha = self.grouped_fusion(text, stacked["audio"], stacked["video"])
         progress("fusion", 1, 1)
         return logits.float().softmax(-1).cpu(), alpha.float().cpu()
 
@@ -236,7 +226,8 @@ class Recognizer:
             alphas.append(alpha.transpose(0, 1).reshape(-1).float())
         return torch.cat(logits), torch.cat(alphas)  # (N, L), (N,)
 
-    def collect(self, teacher, audio, video, fused, alpha) -> DialoguePrediction:
+    def collect(self, teacher, audio, video, fused, alpha, pending=None) -> DialoguePrediction:
+        """The typed result; `pending` (a list per utterance) marks a partial one, whose fused is the teacher's."""
         utterances = []
         for i, text_out in enumerate(teacher):
             probs = fused[i] if fused is not None else text_out.probs
@@ -246,29 +237,40 @@ class Recognizer:
                 audio=audio[i].probs.tolist() if audio[i] is not None else None,
                 video=video[i].probs.tolist() if video[i] is not None else None,
                 fused=probs.tolist(), alpha=float(alpha[i]) if alpha is not None else None,
-                label=self.labels[best], confidence=float(probs[best])))
+                label=self.labels[best], confidence=float(probs[best]),
+                pending=tuple(pending[i]) if pending is not None else ()))
         return DialoguePrediction(labels=tuple(self.labels), live=self.model.live_modalities, utterances=utterances)
 
-    def _cached(self, cache, keys, forward, part, progress, length=None) -> list:
-        """Outputs for `keys` (None = absent), running `forward` only on uncached keys in micro-batches."""
-        found = {key: cache.get(key) for key in dict.fromkeys(keys) if key is not None}  # held here: a dialogue
-        todo = [key for key, output in found.items() if output is None]  # larger than the cache still completes
-        if length is not None:
-            todo.sort(key=length)  # similar lengths share a micro-batch: less padding
+    def _run_stage(self, stage, progress):
+        """The stage's outputs per utterance (None: absent, or not computed yet) after each of its
+        micro-batches, the last with every one; only uncached keys are computed."""
+        cache, part = self._caches[stage.part], stage.part
+        with self._lock:
+            found = {key: cache.get(key) for key in dict.fromkeys(stage.keys) if key is not None}
+        if not found:
+            return
+        todo = [key for key, output in found.items() if output is None]  # `found` holds them: a dialogue
+        if stage.length is not None:
+            todo.sort(key=stage.length)  # larger than the cache completes; similar lengths share a batch
         size = self.batch_sizes[part]
         for start in range(0, len(todo), size):
-            chunk = todo[start:start + size]
             progress(part, start, len(todo))
-            with self._autocast():
-                hidden, logits = forward(chunk)  # (B, 768), (B, L)
-            setattr(self.stats, f"{part}_forwards", getattr(self.stats, f"{part}_forwards") + 1)
-            setattr(self.stats, f"{part}_rows", getattr(self.stats, f"{part}_rows") + len(chunk))
+            self._forward_chunk(stage, todo[start:start + size], found, cache)
+            if start + size < len(todo):
+                yield [found[key] if key is not None else None for key in stage.keys]
+        progress(part, len(todo), len(todo))
+        yield [found[key] if key is not None else None for key in stage.keys]
+
+    def _forward_chunk(self, stage, chunk, found, cache):
+        """One micro-batch forward; the lock serialises forwards of every thread, not whole runs."""
+        with self._lock, torch.inference_mode(), self._autocast():
+            hidden, logits = stage.forward(chunk)  # (B, 768), (B, L)
+            setattr(self.stats, f"{stage.part}_forwards", getattr(self.stats, f"{stage.part}_forwards") + 1)
+            setattr(self.stats, f"{stage.part}_rows", getattr(self.stats, f"{stage.part}_rows") + len(chunk))
             probs = logits.float().softmax(-1).cpu()
             for key, h, p in zip(chunk, hidden.float().cpu(), probs):
-                found[key] = _Output(hidden=h.clone(), probs=p.clone())  # own storage: the batch can go
+                found[key] = PartOutput(hidden=h.clone(), probs=p.clone())  # own storage: the batch can go
                 cache.put(key, found[key])
-        progress(part, len(todo), len(todo))
-        return [found[key] if key is not None else None for key in keys]
 
     def _autocast(self):
         return torch.autocast(self.device.type, dtype=self.dtype) if self.dtype is not None else nullcontext()
@@ -296,6 +298,16 @@ def media_items(media, count):
 
 
 @dataclass(frozen=True)
+class _Stage:
+    """One part's work in a run: a cache key per utterance and the forward of a micro-batch of keys."""
+
+    part: str  # teacher, audio or video
+    keys: list  # per utterance: its cache key, or None when the part has nothing to compute for it
+    forward: object = None  # [key, ...] -> (hidden (B, 768), logits (B, L))
+    length: object = None  # key -> input length, so similar lengths share a micro-batch
+
+
+@dataclass(frozen=True)
 class _Item:
     audio: object
     frames: object
@@ -306,11 +318,6 @@ def _usable_audio(wave, min_samples):
         return None
     wave = np.asarray(wave, dtype=np.float32)
     return wave if wave.ndim == 1 and wave.size >= min_samples else None
-
-
-def _digest(array) -> tuple:
-    array = np.ascontiguousarray(array)
-    return (hashlib.blake2b(array.tobytes(), digest_size=16).hexdigest(), array.shape, str(array.dtype))
 
 
 def _quiet(step, done, total):

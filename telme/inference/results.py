@@ -2,6 +2,8 @@
 
 from dataclasses import asdict, dataclass
 
+PARTS = ("teacher", "audio", "video", "fusion")  # in the order a run computes them
+
 
 @dataclass
 class UtterancePrediction:
@@ -13,9 +15,11 @@ class UtterancePrediction:
     alpha: float | None  # the fusion's shift scale (0..1); None when the fusion did not run
     label: str  # argmax of fused
     confidence: float  # max of fused
+    pending: tuple = ()  # parts of a streamed partial not computed yet for this utterance (audio, video,
+    # fusion); () in a complete prediction. While "fusion" is pending, fused/label/confidence are the teacher's.
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return dict(asdict(self), pending=list(self.pending))
 
 
 @dataclass
@@ -24,9 +28,33 @@ class DialoguePrediction:
     live: tuple  # subset of ("text", "audio", "video", "fusion") that has trained weights
     utterances: list
 
+    @property
+    def pending(self) -> tuple:
+        """Parts still to come for some utterance (a partial of `Recognizer.stream_dialogue`); () when complete."""
+        waiting = {part for utterance in self.utterances for part in utterance.pending}
+        return tuple(part for part in PARTS if part in waiting)
+
+    @property
+    def complete(self) -> bool:
+        return not self.pending
+
     def to_dict(self) -> dict:
         return {"labels": list(self.labels), "live": list(self.live),
                 "utterances": [utterance.to_dict() for utterance in self.utterances]}
+
+
+@dataclass(frozen=True)
+class PartialPrediction:
+    """One step of `Recognizer.stream_dialogue`: the prediction so far, after `stage` finished a micro-batch."""
+
+    stage: str  # teacher, audio, video or fusion
+    done: int  # utterances of that stage done so far (cached outputs count as done at once)
+    total: int  # utterances that stage computes in this run
+    prediction: DialoguePrediction  # what is still to come is in prediction.pending
+
+    @property
+    def complete(self) -> bool:
+        return self.prediction.complete
 
 
 @dataclass
