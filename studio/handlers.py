@@ -7,30 +7,48 @@ returns no new state.
 """
 
 import functools
+import inspect
 import re
+from contextlib import closing
 from pathlib import Path
 
 import gradio as gr
 
-from studio import exports, inspection, media, views
+from studio import exports, inspection, media, views, zerogpu
 from studio import session as actions
+from studio.workspace import Runs
 from telme.errors import UserError
 
 STEPS = {"decode": "decoding", "transcribe": "transcribing", "speakers": "telling speakers apart",
          "frames": "reading frames", "teacher": "model: text teacher", "audio": "model: audio student",
          "video": "model: video student", "fusion": "model: fusion", "model": "scoring dialogues"}
 SERVER_PATH = re.compile(r"(?:/[^/\s:'\"]+)+/([^/\s:'\"]+)")  # absolute paths: show the file name only
+CANCEL_WAIT = 120  # s: Cancel waits this long for the micro-batch under way (a full-size CPU video batch is slow)
 
 
 def user_errors(handler):
-    """Turn the package's UserErrors into gr.Error toasts (title: the error's type)."""
+    """Turn the package's UserErrors into gr.Error toasts (title: the error's type); a generator
+    handler stays a generator (Gradio streams it), its errors become toasts while it runs."""
+    if inspect.isgeneratorfunction(handler):
+        @functools.wraps(handler)
+        def streamed(*args, **kwargs):
+            try:
+                yield from handler(*args, **kwargs)
+            except UserError as error:
+                raise _toast(error) from error
+        return streamed
+
     @functools.wraps(handler)
     def wrapped(*args, **kwargs):
         try:
             return handler(*args, **kwargs)
         except UserError as error:
-            raise gr.Error(SERVER_PATH.sub(r"\1", str(error)), title=type(error).__name__) from error
+            raise _toast(error) from error
     return wrapped
+
+
+def _toast(error):
+    return gr.Error(SERVER_PATH.sub(r"\1", str(error)), title=type(error).__name__)
 
 
 def _progress(progress):
@@ -49,14 +67,58 @@ class Studio:
     def __init__(self, services, example_transcript=""):
         self.services = services
         self.example_transcript = Path(example_transcript).name if example_transcript else ""
+        self.runs = Runs()  # each browser session's latest streamed analysis, for Cancel
 
     @user_errors
     def analyze(self, video, audio, transcript, num_speakers, session, request: gr.Request = None,
                 progress=gr.Progress()):
+        """The API's /analyze: the complete result in one answer (the page streams `analyze_steps`)."""
         clip = actions.pick_clip(video, audio)
         speakers = actions.parse_speakers(num_speakers)
         session = actions.analyse(self.services, owner_of(request), clip, transcript, speakers, _progress(progress))
         return self.results(session)
+
+    @user_errors
+    def analyze_steps(self, video, audio, transcript, num_speakers, session, request: gr.Request = None,
+                      progress=gr.Progress()):
+        """The page's Analyse: the table with the teacher's predictions as soon as the text is done, then
+        filled in per micro-batch (audio, video, then the fusion). Cancel (or Gradio closing this
+        generator) stops it between steps; the table keeps what the page last received."""
+        clip = actions.pick_clip(video, audio)
+        speakers = actions.parse_speakers(num_speakers)
+        owner = owner_of(request)
+        steps = actions.analyse_steps(self.services, owner, clip, transcript, speakers, _progress(progress))
+        with self.runs.track(owner) as run, closing(steps):
+            for step in steps:
+                if run.cancelled:
+                    return  # computed while Cancel was pressed: not shown
+                yield self.results(step)
+                run.delivered = step
+                if run.cancelled:
+                    return
+            run.finished = True
+
+    @user_errors
+    def cancel(self, session, request: gr.Request = None):
+        """Cancel: stop this session's analysis after its micro-batch under way; (session, status line)."""
+        run = self.runs.cancel(owner_of(request), CANCEL_WAIT)
+        if run is None or run.finished:
+            return session, "nothing to cancel: no analysis is running" + (
+                f" · {self.status(session)}" if session.ready else "")
+        if run.delivered is None:
+            kept = " · the earlier analysis and its edits are kept" if session.ready else ""
+            return session, f"analysis cancelled before its first results{kept}"
+        shown = actions.cancelled(run.delivered)
+        return shown, self.status(shown)
+
+    def gpu_seconds(self, video, audio, transcript, *rest, **options):
+        """How long an analysis may hold a ZeroGPU device: by the clip's length (the arguments of analyze)."""
+        clip = video or audio
+        try:
+            seconds = self.services.probe(clip).duration if clip else 0.0
+        except UserError:
+            seconds = 0.0  # the analysis itself reports the bad file
+        return zerogpu.analysis_seconds(seconds)
 
     @user_errors
     def rerun(self, table, session):
@@ -71,16 +133,25 @@ class Studio:
         return self.results(actions.toggle(self.services, session, keep))
 
     def results(self, session, selected=0):
-        """session, table, speaker summary, timeline, utterance chart, status line, selected index."""
+        """session, table, speaker summary, timeline, utterance chart, status line, selected index;
+        a streamed step that is not finished shows the table and status (the charts come at the end)."""
+        if not session.finished:
+            table = views.results_frame(session.dialogue, session.prediction)
+            return session, table, None, None, None, self.status(session), selected
         return (
             session,
             views.results_frame(session.dialogue, session.prediction),
             views.speaker_frame(session.dialogue, session.prediction),
             views.timeline_figure(session.dialogue, session.prediction),
             views.utterance_figure(session.dialogue, session.prediction, selected, session.drop),
-            f"{session.note} · live: {', '.join(session.prediction.live)}",
+            self.status(session),
             selected,
         )
+
+    @staticmethod
+    def status(session):
+        """The status line: what the last action did, and which parts have trained weights."""
+        return f"{session.note} · live: {', '.join(session.prediction.live)}"
 
     def controls(self, session):
         """Toggles, span players and the table's fixed row count for this session (chained after each result)."""
@@ -118,6 +189,7 @@ class Studio:
         """The results as CSV (one row per utterance, every probability) and telme-analysis/1 JSON."""
         if not session.ready:
             raise actions.BadRequest("nothing to export yet: analyse a clip first")
+        self._require_finished(session)
         folder, stem = self._folder(request), Path(actions.clip_name(session)).stem
         records = exports.analysis_records(session.dialogue, session.prediction)
         payload = exports.analysis_dict(session.dialogue, session.prediction, session.model,
@@ -129,6 +201,7 @@ class Studio:
     def export_video(self, session, request: gr.Request = None, progress=gr.Progress()):
         if not session.ready or not session.has_video:
             raise actions.BadRequest("captions are burned into a video: analyse a video clip first")
+        self._require_finished(session)
         progress(None, desc="rendering captions")
         out = self._folder(request) / f"{Path(actions.clip_name(session)).stem}_captioned.mp4"
         captions = functools.partial(views.caption_at, session.dialogue, session.prediction)
@@ -164,6 +237,7 @@ class Studio:
         self.forget(owner_of(request))
 
     def forget(self, owner):
+        self.runs.drop(owner)
         if self.services.workspaces is not None:
             self.services.workspaces.release(owner)
         if self.services.store is not None:
@@ -181,6 +255,12 @@ class Studio:
     def _require(session):
         if session is None or not session.ready:
             raise actions.BadRequest("analyse a clip or a transcript first")
+
+    @staticmethod
+    def _require_finished(session):
+        if not session.finished:
+            raise actions.BadRequest("the analysis was cancelled before it finished: press Re-run to complete "
+                                     "it, then export")
 
     @staticmethod
     def _split_dialogue(name, split):

@@ -5,6 +5,12 @@ shared (`model` group: analyse, re-run, evaluate); one captioned-video render at
 and up to four light actions at once (`light`: picking an utterance, toggles, CSV/JSON export,
 browsing a split), so a long analysis never makes a click on a row wait. Buttons fire once per
 press (`trigger_mode="once"`).
+
+Analyse streams (`Studio.analyze_steps`, private): the table with the teacher's predictions first,
+then each micro-batch of the students and the fusion; Cancel (`cancels=`, light group) stops it and
+says how far it got. The API's /analyze is a separate, non-streaming event on a hidden button that
+returns the complete result. On a ZeroGPU Space the model events run inside `spaces.GPU`
+(`studio.zerogpu.on_gpu`).
 """
 
 from pathlib import Path
@@ -13,6 +19,7 @@ import gradio as gr
 
 from studio import session as actions
 from studio import views
+from studio.zerogpu import RERUN_SECONDS, SPLIT_SECONDS, on_gpu
 from studio.inspection import SPLIT_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -105,7 +112,11 @@ def input_row(enabled):
             ui["speakers"] = gr.Dropdown(actions.SPEAKER_CHOICES, value=actions.DETECT, allow_custom_value=True,
                                          label="Speakers", info="'detect' lets the voices decide",
                                          elem_id="speakers")
-            ui["analyse"] = gr.Button("Analyse", variant="primary", interactive=enabled, elem_id="analyse")
+            with gr.Row():
+                ui["analyse"] = gr.Button("Analyse", variant="primary", interactive=enabled, elem_id="analyse",
+                                          scale=3)
+                ui["cancel"] = gr.Button("Cancel", variant="stop", interactive=enabled, elem_id="cancel", scale=1)
+            ui["analyse_api"] = gr.Button(visible=False)  # /analyze: the complete result in one answer
             ui["busy"] = gr.Markdown(elem_id="busy", min_height=60)  # progress and errors show here, not on results
             gr.Examples([[str(EXAMPLE_CLIP), str(EXAMPLE_TRANSCRIPT)]], inputs=[ui["video"], ui["transcript"]],
                         label="Example: a 35 s scene by two espeak-ng voices, made by this project (click, then Analyse)")
@@ -127,10 +138,17 @@ def wire_analyse(studio, session, ui):
                     api_visibility="private", **_event("light"))
     model = _event("model", show_progress_on=ui["busy"], trigger_mode="once")
     inputs = [ui[name] for name in ("video", "audio", "transcript", "speakers")] + [session]
-    ui["analyse"].click(studio.analyze, inputs, results, **_api("analyze"), **model).success(**controls)
-    ui["rerun"].click(studio.rerun, [ui["table"], session], results, **_api("rerun"), **model).success(**controls)
-    ui["toggles"].input(studio.set_modalities, [ui["toggles"], session], results, **_api("set_modalities"),
-                        **_event("light", show_progress_on=ui["busy"])).success(**controls)
+    streamed = ui["analyse"].click(on_gpu(studio.analyze_steps, studio.gpu_seconds), inputs, results,
+                                   api_visibility="private", **model)
+    streamed.success(**controls)
+    ui["cancel"].click(studio.cancel, [session], [session, ui["status"]], cancels=[streamed],
+                       api_visibility="private", **_event("light")).then(**controls)
+    ui["analyse_api"].click(on_gpu(studio.analyze, studio.gpu_seconds), inputs, results, **_api("analyze"),
+                            **model).success(**controls)
+    ui["rerun"].click(on_gpu(studio.rerun, RERUN_SECONDS), [ui["table"], session], results, **_api("rerun"),
+                      **model).success(**controls)
+    ui["toggles"].input(on_gpu(studio.set_modalities, RERUN_SECONDS), [ui["toggles"], session], results,
+                        **_api("set_modalities"), **_event("light", show_progress_on=ui["busy"])).success(**controls)
     for clip in (ui["video"], ui["audio"]):
         clip.upload(studio.new_clip, ui["transcript"], ui["transcript"], api_visibility="private", **_event("light"))
     spans = [ui["chart"], ui["span_video"], ui["span_audio"]]
@@ -173,7 +191,7 @@ def inspection_tab(studio):
         timeline = gr.Plot(label="Timeline", elem_id="split-timeline")
         chart = gr.Plot(label="Selected utterance", elem_id="split-chart")
     index = gr.Number(value=0, precision=0, visible=False)
-    evaluate.click(studio.evaluate_split, [csv_file, clips, limit], [split, scores, report, confusion],
+    evaluate.click(on_gpu(studio.evaluate_split, SPLIT_SECONDS), [csv_file, clips, limit], [split, scores, report, confusion],
                    api_name="evaluate_split", **_event("model", trigger_mode="once")).success(
         studio.dialogue_choices, split, dialogue, api_visibility="private", **_event("light"))
     dialogue.change(studio.show_split_dialogue, [dialogue, split], [table, timeline, chart],

@@ -8,6 +8,7 @@ The session holds no decoded media: only the key of its entry in the shared, byt
 
 import threading
 import uuid
+from contextlib import closing
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -18,6 +19,7 @@ NON_VERBAL = ("audio", "video")
 EMPTY_DIALOGUE = Dialogue()
 DETECT = "detect"  # the speaker-count choice that lets the voice clustering decide
 SPEAKER_CHOICES = [DETECT] + [str(n) for n in range(1, MAX_SPEAKERS + 1)]
+PART_NAMES = {"teacher": "text teacher", "audio": "audio student", "video": "video student", "fusion": "fusion"}
 
 
 class NoTrainedModel(UserError):
@@ -70,6 +72,11 @@ class Session:
     def ready(self):
         return self.dialogue is not None and self.prediction is not None
 
+    @property
+    def finished(self):
+        """Ready, and no part is still to come (an analysis cancelled part-way is ready, not finished)."""
+        return self.ready and self.prediction.complete
+
 
 def require_model(services):
     if services.recognizer is None:
@@ -77,11 +84,25 @@ def require_model(services):
     return services.recognizer
 
 
+def predict_steps(services, dialogue, media=None, drop=frozenset(), progress=None):
+    """The recognizer's PartialPredictions as they come (`Recognizer.stream_dialogue`), each step under
+    the shared model lock so light events (toggles) and analyses share the model safely. Closing this
+    generator closes the recognizer's: the work stops after the micro-batch under way."""
+    stream = require_model(services).stream_dialogue(dialogue, media=media, drop=drop, progress=progress)
+    with closing(stream):
+        while True:
+            with services.model_lock:
+                step = next(stream, None)
+            if step is None:
+                return
+            yield step
+
+
 def predict(services, dialogue, media=None, drop=frozenset(), progress=None):
-    """The recognizer's DialoguePrediction; light events (toggles) and analyses share the model safely."""
-    recognizer = require_model(services)
-    with services.model_lock:
-        return recognizer.run_dialogue(dialogue, media=media, drop=drop, progress=progress)
+    """The complete DialoguePrediction: the last of `predict_steps`."""
+    for step in predict_steps(services, dialogue, media, drop, progress):
+        pass
+    return step.prediction
 
 
 def parse_speakers(value):
@@ -108,7 +129,15 @@ def pick_clip(video, audio):
 
 
 def analyse(services, owner, clip, transcript=None, num_speakers=None, progress=None):
-    """Clip and/or transcript -> Session with the dialogue, the prediction and stored media."""
+    """Clip and/or transcript -> Session with the dialogue, the complete prediction and stored media."""
+    for session in analyse_steps(services, owner, clip, transcript, num_speakers, progress):
+        pass
+    return session
+
+
+def analyse_steps(services, owner, clip, transcript=None, num_speakers=None, progress=None):
+    """The analysis as it goes: a Session per model step, the first with the teacher's predictions
+    (students and fusion pending), the last finished with the analysis note (see `analyse`)."""
     from telme.inference.results import model_summary
 
     recognizer = require_model(services)
@@ -120,15 +149,38 @@ def analyse(services, owner, clip, transcript=None, num_speakers=None, progress=
     dialogue, media = found.dialogue, None
     if clip is not None:
         media = services.load_media(clip, dialogue, progress=progress, audio=found.audio)  # None: no live student
-    prediction = predict(services, dialogue, media, progress=progress)
     key = uuid.uuid4().hex if media is not None else ""
-    if services.store is not None:
-        services.store.put(key, owner, media)  # replaces this session's earlier media
     note = f"analysed {len(dialogue)} utterances of {len(dialogue.speakers)} speakers" + (
         f" · {found.speakers.status()}" if found.speakers else "") + long_note(
         recognizer.model, dialogue, media) + "".join(f" · warning: {text}" for text in dialogue.warnings)
-    return Session(owner=owner, dialogue=dialogue, prediction=prediction, clip=clip, has_video=has_video,
-                   media_key=key, note=note, model=model_summary(recognizer))
+    session = Session(owner=owner, dialogue=dialogue, clip=clip, has_video=has_video, media_key=key,
+                      model=model_summary(recognizer))
+    for number, step in enumerate(predict_steps(services, dialogue, media, progress=progress)):
+        if number == 0 and services.store is not None:
+            services.store.put(key, owner, media)  # replaces this session's earlier media
+        yield replace(session, prediction=step.prediction, note=note if step.complete else stage_note(step))
+
+
+def stage_note(step):
+    """'analysing · audio student 2/6 utterances · still to come: audio student, video student, fusion'."""
+    to_come = ", ".join(PART_NAMES[part] for part in step.prediction.pending)
+    return f"analysing · {PART_NAMES[step.stage]} {step.done}/{step.total} utterances · still to come: {to_come}"
+
+
+def cancelled(session):
+    """The session a cancel leaves: its partial prediction kept, and a note saying how far it got."""
+    if session.finished:
+        return session
+    results = session.prediction.utterances
+    done = [f"{PART_NAMES['teacher']} {len(results)}/{len(results)}"]
+    for part in NON_VERBAL:
+        finished = sum(getattr(result, part) is not None for result in results)
+        waiting = sum(part in result.pending for result in results)
+        if finished + waiting:
+            done.append(f"{PART_NAMES[part]} {finished}/{finished + waiting}")
+    fusion = "; the fusion did not run" if "fusion" in session.prediction.pending else ""
+    return replace(session, note=f"cancelled after {', '.join(done)}{fusion}: the table shows what was done "
+                                 "(pending cells say so); Re-run completes it")
 
 
 def long_note(model, dialogue, media):
@@ -158,18 +210,22 @@ def session_media(services, session):
 
 
 def rerun(services, session, dialogue, changed):
-    """The session after the user's edits: the recognizer recomputes only what they reach."""
+    """The session after the user's edits: the recognizer recomputes only what they reach (and
+    completes an analysis that was cancelled part-way)."""
     if not session.ready:
         raise BadRequest("analyse a clip or a transcript first")
-    recognizer = require_model(services)
-    if not changed:
+    require_model(services)
+    if not changed and session.finished:
         return replace(session, note="no cell was changed: nothing to re-run")
     prediction = predict(services, dialogue, session_media(services, session), session.drop)
-    first = min(changed)
-    note = (f"edited #{', #'.join(map(str, changed))}: the text teacher re-ran #{first}–#{len(dialogue) - 1} "
+    note = "" if session.finished else "completed the cancelled analysis"
+    if changed:
+        first = min(changed)
+        note += ("; " if note else "") + (
+            f"edited #{', #'.join(map(str, changed))}: the text teacher re-ran #{first}–#{len(dialogue) - 1} "
             f"({len(dialogue) - first} of {len(dialogue)}; later prompts contain the edit)")
-    if session.clip is not None and set(NON_VERBAL) & set(services.live):
-        note += ", audio and video outputs were reused"
+        if session.clip is not None and set(NON_VERBAL) & set(services.live) and session.finished:
+            note += ", audio and video outputs were reused"
     return replace(session, dialogue=dialogue, prediction=prediction, note=note)
 
 

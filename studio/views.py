@@ -22,6 +22,7 @@ EMOTION_COLORS = {  # one fixed colour per label so every chart reads the same
 SOURCES = ("text", "audio", "video", "fused")  # bar groups of the per-utterance chart
 SOURCE_COLORS = {"text": "#4c72b0", "audio": "#55a868", "video": "#c44e52", "fused": "#222222"}
 NOT_LIVE = "not loaded"
+PENDING = "pending"  # a cell (or chart series) whose part has not run yet in a streamed analysis
 EDITABLE = ("speaker", "text")  # the only cells a person may change in the results table
 CHART_HEIGHT = 380  # px
 # Column order keeps what matters on a narrow screen: '#', speaker and emotion come first and are
@@ -44,7 +45,9 @@ def _argmax(probabilities):
     return max(range(len(probabilities)), key=probabilities.__getitem__)
 
 
-def _top(labels, probabilities):
+def _top(labels, probabilities, pending=False):
+    if pending:
+        return PENDING
     return labels[_argmax(probabilities)] if probabilities is not None else "—"
 
 
@@ -75,14 +78,18 @@ def empty_results_frame():
 
 
 def _prediction_cells(prediction, index):
+    """The prediction's cells of a row; while the fusion is pending, emotion, confidence and α say so."""
     result, labels = prediction.utterances[index], prediction.labels
-    sources = [_top(labels, result.teacher), _top(labels, result.audio), _top(labels, result.video)]
+    sources = [_top(labels, result.teacher), _top(labels, result.audio, "audio" in result.pending),
+               _top(labels, result.video, "video" in result.pending)]
+    fusing = "fusion" in result.pending
     return {
-        "emotion": result.label,
-        "confidence": round(result.confidence, 3),
+        "emotion": PENDING if fusing else result.label,
+        "confidence": PENDING if fusing else round(result.confidence, 3),
         "text · audio · video": " · ".join(sources),
-        "α": "—" if result.alpha is None else round(result.alpha, 3),
+        "α": PENDING if fusing else "—" if result.alpha is None else round(result.alpha, 3),
     }
+
 
 def read_edits(dialogue, frame):
     """The dialogue with the table's speaker/text cells applied, and the indices that changed.
@@ -121,6 +128,8 @@ def utterance_figure(dialogue, prediction, index, drop=frozenset()):
     for source in SOURCES:
         values = _source_values(result, source)
         name = source if values is not None else f"{source} ({_why_absent(source, prediction.live)})"
+        if _pending(result, source):
+            values, name = None, f"{source} ({PENDING})"
         if source in drop:
             name = f"{source} (left out of the fusion)"
         figure.add_trace(go.Bar(
@@ -131,7 +140,8 @@ def utterance_figure(dialogue, prediction, index, drop=frozenset()):
     alpha = result.alpha
     figure.add_trace(go.Bar(
         x=["α"], y=[alpha or 0.0], marker_color="#7f7f7f", showlegend=False,
-        text=[f"{alpha:.3f}" if alpha is not None else _why_absent("fusion", prediction.live)],
+        text=[f"{alpha:.3f}" if alpha is not None else PENDING if _pending(result, "fused")
+              else _why_absent("fusion", prediction.live)],
         textposition="outside",
         hovertemplate="α = %{y:.3f}<extra></extra>",
     ), row=1, col=2)
@@ -152,6 +162,10 @@ def _why_absent(source, live):
     return "no cues to fuse" if source == "fusion" else "no clip"
 
 
+def _pending(result, source):
+    return (source if source != "fused" else "fusion") in result.pending
+
+
 def _source_values(result, source):
     return {"text": result.teacher, "audio": result.audio, "video": result.video,
             "fused": result.fused}[source]
@@ -160,7 +174,8 @@ def _source_values(result, source):
 def _utterance_title(utterance, result, index):
     text = utterance.text if len(utterance.text) <= 60 else utterance.text[:57] + "…"
     gold = f" · gold {utterance.label}" if utterance.label else ""
-    return f"#{index} {utterance.speaker}: “{text}” → {result.label} ({result.confidence:.2f}){gold}"
+    verdict = PENDING if "fusion" in result.pending else f"{result.label} ({result.confidence:.2f})"
+    return f"#{index} {utterance.speaker}: “{text}” → {verdict}{gold}"
 
 
 def timeline_figure(dialogue, prediction, title="Conversation timeline"):

@@ -6,7 +6,10 @@
   `idle_seconds` are swept whenever a new one is made, and the root goes at exit.
 - `MediaStore`: decoded per-utterance media (audio and frames) shared by all sessions, bounded in
   bytes with least-recently-used eviction; a session keeps only its key in `gr.State`, and a miss
-  means "decode again". Both are thread-safe: Gradio runs handlers in worker threads.
+  means "decode again".
+- `Runs`: each session's latest streamed analysis (what the page last received, whether it was
+  cancelled or stopped), so the Cancel button can stop it and say how far it got.
+All are thread-safe: Gradio runs handlers in worker threads.
 """
 
 import atexit
@@ -16,6 +19,8 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 SESSION_IDLE_SECONDS = 2 * 3600  # a session folder untouched this long is removed
@@ -124,3 +129,46 @@ class MediaStore:
         with self._lock:
             for key in [k for k, (who, _, _) in self._items.items() if who == owner]:
                 del self._items[key]
+
+
+@dataclass
+class Run:
+    """One streamed analysis of one session."""
+
+    delivered: object = None  # the last Session the page received (None: none yet)
+    cancelled: bool = False  # Cancel was pressed: the analysis stops before its next step
+    finished: bool = False  # it delivered its last step (nothing left to cancel)
+    stopped: threading.Event = field(default_factory=threading.Event)  # set when its generator ended
+
+
+class Runs:
+    """The latest run per session (one entry per owner, dropped with the owner's other state)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._runs = {}
+
+    @contextmanager
+    def track(self, owner):
+        """A new Run for `owner` while the block runs; it is marked stopped however the block ends."""
+        run = Run()
+        with self._lock:
+            self._runs[owner] = run
+        try:
+            yield run
+        finally:
+            run.stopped.set()
+
+    def cancel(self, owner, timeout):
+        """Mark `owner`'s latest run cancelled and wait (at most `timeout` s) for it to stop; that run
+        (it may have been stopped already by Gradio closing it), or None when there was none."""
+        with self._lock:
+            run = self._runs.get(owner)
+        if run is not None and not run.finished:
+            run.cancelled = True
+            run.stopped.wait(timeout)
+        return run
+
+    def drop(self, owner):
+        with self._lock:
+            self._runs.pop(owner, None)

@@ -66,6 +66,7 @@ def test_analyse_toggle_edit_select_export(client):
     assert per_speaker["headers"][:2] == ["speaker", "utterances"] and len(per_speaker["data"]) == 2
     assert table["headers"][:5] == ["#", "speaker", "emotion", "confidence", "text"] and len(table["data"]) == 6
     assert status.startswith("analysed 6 utterances of 2 speakers") and selected == 0
+    assert "pending" not in json.dumps(table["data"])  # /analyze answers once, complete (the page streams)
     plot = json.loads(chart["plot"])
     assert [trace["name"] for trace in plot["data"][:4]] == ["text", "audio", "video", "fused"]
     alpha = plot["data"][4]["y"][0]

@@ -2,7 +2,7 @@
 
 import csv
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import gradio as gr
@@ -34,6 +34,7 @@ class FakeUtterancePrediction:  # the documented telme.inference.UtterancePredic
     alpha: float | None
     label: str
     confidence: float
+    pending: tuple = ()
 
 
 @dataclass
@@ -41,6 +42,26 @@ class FakeDialoguePrediction:
     labels: tuple
     live: tuple
     utterances: list
+
+    @property
+    def pending(self):
+        return tuple(dict.fromkeys(part for u in self.utterances for part in u.pending))
+
+    @property
+    def complete(self):
+        return not self.pending
+
+
+@dataclass
+class FakeStep:  # the documented telme.inference.PartialPrediction fields
+    stage: str
+    done: int
+    total: int
+    prediction: FakeDialoguePrediction
+
+    @property
+    def complete(self):
+        return self.prediction.complete
 
 
 class FakeModel:
@@ -65,7 +86,20 @@ class FakeRecognizer:
         self.device = "cpu"
         self.calls = []
 
-    def run_dialogue(self, dialogue, media=None, drop=frozenset(), progress=None):
+    def stream_dialogue(self, dialogue, media=None, drop=frozenset(), progress=None):
+        """Like the real one: the teacher's view first (the rest pending), then the whole prediction."""
+        final = self.predict(dialogue, media, drop)
+        waiting = tuple(part for part, outputs in (("audio", final.utterances[0].audio),
+                                                    ("video", final.utterances[0].video)) if outputs is not None)
+        waiting += ("fusion",) if "fusion" in self.model.live_modalities and waiting else ()
+        if waiting:
+            teacher = [FakeUtterancePrediction(u.index, u.teacher, None, None, u.teacher, None,
+                                               MELD_LABELS[max(range(len(u.teacher)), key=u.teacher.__getitem__)],
+                                               max(u.teacher), waiting) for u in final.utterances]
+            yield FakeStep("teacher", len(dialogue), len(dialogue), replace(final, utterances=teacher))
+        yield FakeStep("fusion" if waiting else "teacher", len(dialogue), len(dialogue), final)
+
+    def predict(self, dialogue, media=None, drop=frozenset()):
         self.calls.append({"dialogue": dialogue, "media": media, "drop": frozenset(drop)})
         live = self.model.live_modalities  # like the real one: a dropped student still reports its view
         results = []
@@ -181,7 +215,7 @@ def test_edits_only_touch_speaker_and_text():
     frame.loc[1, "text"] = "changed"
     edited, changed = views.read_edits(dialogue, frame)
     assert changed == [1] and edited[0].start == dialogue[0].start
-    predicted = views.results_frame(dialogue, FakeRecognizer().run_dialogue(dialogue))
+    predicted = views.results_frame(dialogue, FakeRecognizer().predict(dialogue))
     assert [predicted.columns[i] for i in range(len(predicted.columns)) if i not in views.STATIC_COLUMNS] == [
         "speaker", "text"]
     assert len(views.COLUMN_WIDTHS) == len(predicted.columns) == len(views.empty_results_frame().columns)
