@@ -31,7 +31,7 @@ COLUMNS = ("#", "speaker", "emotion", "gold", "confidence", "text", "start (s)",
 PREDICTION_COLUMNS = ("emotion", "confidence", "text · audio · video", "α")
 PINNED_COLUMNS = 3  # '#', speaker, emotion
 WIDTHS = {"#": "44px", "speaker": "96px", "emotion": "92px", "gold": "84px", "confidence": "124px", "text": "300px",
-          "start (s)": "76px", "end (s)": "76px", "text · audio · video": "180px", "α": "60px"}
+          "start (s)": "76px", "end (s)": "76px", "text · audio · video": "180px", "α": "72px"}
 ANALYSIS_COLUMNS = [name for name in COLUMNS if name != "gold"]  # the analysis table (no gold labels)
 STATIC_COLUMNS = [i for i, name in enumerate(ANALYSIS_COLUMNS) if name not in EDITABLE]
 COLUMN_WIDTHS = [WIDTHS[name] for name in ANALYSIS_COLUMNS]

@@ -4,6 +4,9 @@
 text teacher in micro-batches of `batch_size`, the audio and video students likewise over the
 utterances that have media, then the fusion over consecutive groups of `FusionConfig.group_size`
 utterances (the official batches of 4: utterances of a group attend to each other).
+`stream_dialogue` is the same run as a generator: a `PartialPrediction` when the teacher has every
+utterance, after each student micro-batch and after the fusion (what is still to come is marked
+`pending` per utterance); `run_dialogue` returns its last step. Closing it stops the work.
 
 Outputs are cached: teacher outputs by (a digest of) token ids, student outputs by a digest of
 the utterance's raw audio / frames. Editing one utterance's text re-runs only the prompts that

@@ -1,0 +1,106 @@
+"""The streamed analysis and Cancel in a real browser (Debian's chromium through Playwright).
+
+The app runs in this process (so the test can read the recognizer's forward counts) on a tiny
+random bundle whose parts are marked trained; its students are slowed by a delay in each forward
+(test scaffolding), so the page can be seen while they are still working. Emotions mean nothing.
+"""
+
+import socket
+import time
+from dataclasses import replace
+
+import pytest
+
+from test_browser_app import EXAMPLE, browser, cell, playwright, shot  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.browser
+
+STUDENT_DELAY = 1.0  # s added to every student forward
+BATCH = 2  # utterances per forward: the example's 10 utterances take 5 audio and 5 video forwards
+ROWS = 10
+
+
+def slowed(forward, seconds):
+    def forward_later(*args, **kwargs):
+        time.sleep(seconds)
+        return forward(*args, **kwargs)
+    return forward_later
+
+
+@pytest.fixture(scope="module")
+def slow_app(tmp_path_factory):
+    """(url, recognizer) of the studio served on loopback with slow students."""
+    from studio import launch
+    from telme.checkpoints import save_bundle
+    from telme.checkpoints.tiny import tiny_model
+    from telme.inference import Recognizer
+
+    bundle = save_bundle(tiny_model(seed=3), tmp_path_factory.mktemp("slow") / "telme-tiny")
+    args = launch.parse_args(["--weights", str(bundle)])
+    services = launch.load_services(args)
+    recognizer = Recognizer(services.recognizer.model, device="cpu", batch_size=BATCH)
+    for student in (recognizer.model.audio, recognizer.model.video):
+        student.forward = slowed(student.forward, STUDENT_DELAY)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    demo = launch.create_app(args, services=replace(services, recognizer=recognizer))
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **launch.LAUNCH)
+    yield f"http://127.0.0.1:{port}/", recognizer
+    demo.close()
+
+
+@pytest.fixture
+def slow_page(browser, slow_app):  # noqa: F811 (the imported fixture)
+    from test_browser_app import _open
+
+    context, page = _open(browser, slow_app[0])
+    yield page, slow_app[1]
+    context.close()
+
+
+def column(page, index):
+    return [cell(page, row, index).inner_text().strip() for row in range(ROWS)]
+
+
+def forwards(recognizer):
+    stats = recognizer.stats
+    return stats.audio_forwards, stats.video_forwards, stats.fusion_forwards
+
+
+def test_teacher_rows_show_while_the_students_work_and_cancel_stops_them(slow_page):
+    from playwright.sync_api import expect
+
+    from telme.labels import MELD_LABELS
+
+    page, recognizer = slow_page
+    recognizer.stats.reset()
+    expect(page.locator("#model-card")).to_contain_text("random tiny model (tests only)")  # not a real model
+    page.get_by_text("example_conversation.srt").first.click()
+    page.click("#analyse")
+    expect(page.locator("#utterances .virtual-row")).to_have_count(ROWS)
+    expect(page.locator("#status")).to_contain_text("still to come: audio student, video student, fusion")
+    expect(page.locator("#status")).to_contain_text("live: text, audio, video, fusion")
+    assert forwards(recognizer)[1:] == (0, 0)  # the table is up before any video forward or the fusion
+    parts = [text.split(" · ") for text in column(page, 7)]  # text · audio · video
+    assert all(text in MELD_LABELS for text, _, _ in parts) and {video for _, _, video in parts} == {"pending"}
+    assert set(column(page, 2)) == {"pending"}  # the fused emotion
+    shot(page, "14_streaming_teacher_first.png")
+
+    while recognizer.stats.audio_forwards < 2:  # let two audio micro-batches land
+        time.sleep(0.05)
+    expect(page.locator("#status")).to_contain_text("audio student")
+    page.click("#cancel")
+    expect(page.locator("#status")).to_contain_text("cancelled after text teacher 10/10, audio student", timeout=30_000)
+    stopped = forwards(recognizer)
+    time.sleep(4 * STUDENT_DELAY)
+    assert forwards(recognizer) == stopped  # no forward after the cancel
+    assert stopped[0] < ROWS / BATCH and stopped[1:] == (0, 0)
+    assert set(column(page, 2)) == {"pending"}  # the table stays as far as it got, marked
+    audio = [text.split(" · ")[1] for text in column(page, 7)]
+    assert 0 < sum(value in MELD_LABELS for value in audio) < ROWS and "pending" in audio
+    shot(page, "15_streaming_cancelled.png")
+
+    page.click("#rerun")  # Re-run completes the cancelled analysis
+    expect(page.locator("#status")).to_contain_text("completed the cancelled analysis", timeout=60_000)
+    assert "pending" not in column(page, 2) and forwards(recognizer)[2] > 0
