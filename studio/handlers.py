@@ -68,35 +68,42 @@ class Studio:
         self.services = services
         self.example_transcript = Path(example_transcript).name if example_transcript else ""
         self.runs = Runs()  # each browser session's latest streamed analysis, for Cancel
+        self._steps = zerogpu.on_gpu(self._analysis_steps, self.gpu_seconds)  # inside spaces.GPU on ZeroGPU
 
     @user_errors
     def analyze(self, video, audio, transcript, num_speakers, session, request: gr.Request = None,
                 progress=gr.Progress()):
-        """The API's /analyze: the complete result in one answer (the page streams `analyze_steps`)."""
-        clip = actions.pick_clip(video, audio)
-        speakers = actions.parse_speakers(num_speakers)
-        session = actions.analyse(self.services, owner_of(request), clip, transcript, speakers, _progress(progress))
-        return self.results(session)
+        """The API's /analyze: the complete result in one answer, the last step of what the page streams."""
+        for shown in self._analysis_steps(video, audio, transcript, num_speakers, session, request, progress):
+            pass
+        return shown
 
     @user_errors
     def analyze_steps(self, video, audio, transcript, num_speakers, session, request: gr.Request = None,
                       progress=gr.Progress()):
         """The page's Analyse: the table with the teacher's predictions as soon as the text is done, then
         filled in per micro-batch (audio, video, then the fusion). Cancel (or Gradio closing this
-        generator) stops it between steps; the table keeps what the page last received."""
-        clip = actions.pick_clip(video, audio)
-        speakers = actions.parse_speakers(num_speakers)
-        owner = owner_of(request)
-        steps = actions.analyse_steps(self.services, owner, clip, transcript, speakers, _progress(progress))
-        with self.runs.track(owner) as run, closing(steps):
-            for step in steps:
+        generator) stops it between steps; the table keeps what the page last received. The run is
+        tracked here, in the server's process; the model work (`_analysis_steps`) is what ZeroGPU wraps."""
+        steps = self._steps(video, audio, transcript, num_speakers, session, request, progress)
+        with self.runs.track(owner_of(request)) as run, closing(steps):
+            for shown in steps:
                 if run.cancelled:
                     return  # computed while Cancel was pressed: not shown
-                yield self.results(step)
-                run.delivered = step
+                yield shown
+                run.delivered = shown[0]
                 if run.cancelled:
                     return
             run.finished = True
+
+    def _analysis_steps(self, video, audio, transcript, num_speakers, session, request=None, progress=None):
+        clip = actions.pick_clip(video, audio)
+        speakers = actions.parse_speakers(num_speakers)
+        steps = actions.analyse_steps(self.services, owner_of(request), clip, transcript, speakers,
+                                      _progress(progress))
+        with closing(steps):
+            for step in steps:
+                yield self.results(step)
 
     @user_errors
     def cancel(self, session, request: gr.Request = None):

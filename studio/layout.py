@@ -10,7 +10,7 @@ Analyse streams (`Studio.analyze_steps`, private): the table with the teacher's 
 then each micro-batch of the students and the fusion; Cancel (`cancels=`, light group) stops it and
 says how far it got. The API's /analyze is a separate, non-streaming event on a hidden button that
 returns the complete result. On a ZeroGPU Space the model events run inside `spaces.GPU`
-(`studio.zerogpu.on_gpu`).
+(`studio.zerogpu.on_gpu`: wrapped here, and the streamed analysis's model work in `Studio`).
 """
 
 from pathlib import Path
@@ -138,8 +138,7 @@ def wire_analyse(studio, session, ui):
                     api_visibility="private", **_event("light"))
     model = _event("model", show_progress_on=ui["busy"], trigger_mode="once")
     inputs = [ui[name] for name in ("video", "audio", "transcript", "speakers")] + [session]
-    streamed = ui["analyse"].click(on_gpu(studio.analyze_steps, studio.gpu_seconds), inputs, results,
-                                   api_visibility="private", **model)
+    streamed = ui["analyse"].click(studio.analyze_steps, inputs, results, api_visibility="private", **model)
     streamed.success(**controls)
     ui["cancel"].click(studio.cancel, [session], [session, ui["status"]], cancels=[streamed],
                        api_visibility="private", **_event("light")).then(**controls)

@@ -128,16 +128,10 @@ def pick_clip(video, audio):
     return video or audio or None
 
 
-def analyse(services, owner, clip, transcript=None, num_speakers=None, progress=None):
-    """Clip and/or transcript -> Session with the dialogue, the complete prediction and stored media."""
-    for session in analyse_steps(services, owner, clip, transcript, num_speakers, progress):
-        pass
-    return session
-
-
 def analyse_steps(services, owner, clip, transcript=None, num_speakers=None, progress=None):
-    """The analysis as it goes: a Session per model step, the first with the teacher's predictions
-    (students and fusion pending), the last finished with the analysis note (see `analyse`)."""
+    """Clip and/or transcript -> a Session per model step (dialogue, prediction so far, stored media):
+    the first with the teacher's predictions (students and fusion pending), the last finished, with
+    the analysis note. The studio streams them to the page and gives the API only the last."""
     from telme.inference.results import model_summary
 
     recognizer = require_model(services)
@@ -155,10 +149,11 @@ def analyse_steps(services, owner, clip, transcript=None, num_speakers=None, pro
         recognizer.model, dialogue, media) + "".join(f" · warning: {text}" for text in dialogue.warnings)
     session = Session(owner=owner, dialogue=dialogue, clip=clip, has_video=has_video, media_key=key,
                       model=model_summary(recognizer))
-    for number, step in enumerate(predict_steps(services, dialogue, media, progress=progress)):
-        if number == 0 and services.store is not None:
-            services.store.put(key, owner, media)  # replaces this session's earlier media
-        yield replace(session, prediction=step.prediction, note=note if step.complete else stage_note(step))
+    with closing(predict_steps(services, dialogue, media, progress=progress)) as steps:
+        for number, step in enumerate(steps):
+            if number == 0 and services.store is not None:
+                services.store.put(key, owner, media)  # replaces this session's earlier media
+            yield replace(session, prediction=step.prediction, note=note if step.complete else stage_note(step))
 
 
 def stage_note(step):

@@ -129,18 +129,17 @@ def test_model_events_run_inside_spaces_gpu_on_a_zerogpu_space(monkeypatch):
     monkeypatch.setenv(zerogpu.ZERO_GPU_VARIABLE, "true")
     studio = make_studio(live=LIVE)
     demo = layout.build_demo(studio)
-    assert set(spaces.wrapped) == {"analyze_steps", "analyze", "rerun", "set_modalities", "evaluate_split"}
+    assert set(spaces.wrapped) == {"_analysis_steps", "analyze", "rerun", "set_modalities", "evaluate_split"}
     duration = spaces.wrapped["analyze"]
     seconds = studio.services.probe(str(EXAMPLE)).duration
     assert duration(str(EXAMPLE), None, None, "detect", actions.Session()) == zerogpu.analysis_seconds(seconds) > 30
     assert duration(None, None, "talk.srt", "detect", actions.Session()) == zerogpu.BASE_SECONDS
     assert zerogpu.analysis_seconds(10_000) == zerogpu.MAX_SECONDS
     assert spaces.wrapped["rerun"] == zerogpu.RERUN_SECONDS and spaces.wrapped["evaluate_split"] == zerogpu.MAX_SECONDS
-    fns = [fn for fn in demo.fns.values() if getattr(fn.fn, "gpu_duration", None) is not None]
-    streamed = [fn for fn in fns if fn.fn.__name__ == "analyze_steps"]
-    assert len(fns) == 5 and len(streamed) == 1 and inspect.isgeneratorfunction(streamed[0].fn)
-    assert len(list(streamed[0].fn(str(EXAMPLE), None, None, "detect", actions.Session(),
-                                   progress=NO_PROGRESS))) == 2  # still streams through the wrapper
+    wrapped = [fn.fn.__name__ for fn in demo.fns.values() if getattr(fn.fn, "gpu_duration", None) is not None]
+    assert sorted(wrapped) == ["analyze", "evaluate_split", "rerun", "set_modalities"]
+    assert studio._steps.gpu_duration == studio.gpu_seconds and inspect.isgeneratorfunction(studio._steps)
+    assert len(list(steps(studio))) == 2  # the page's analysis still streams through the wrapper
 
 
 @pytest.mark.parametrize("variable, installed", [("", True), ("false", True), ("true", False)])
@@ -153,4 +152,4 @@ def test_elsewhere_the_handlers_run_as_they_are(monkeypatch, variable, installed
     demo = layout.build_demo(studio)
     assert spaces.wrapped == {} and zerogpu.spaces_module() is None
     fns = {fn.api_name: fn.fn for fn in demo.fns.values()}
-    assert fns["analyze"] == studio.analyze
+    assert fns["analyze"] == studio.analyze and studio._steps == studio._analysis_steps
