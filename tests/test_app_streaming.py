@@ -153,3 +153,14 @@ def test_elsewhere_the_handlers_run_as_they_are(monkeypatch, variable, installed
     assert spaces.wrapped == {} and zerogpu.spaces_module() is None
     fns = {fn.api_name: fn.fn for fn in demo.fns.values()}
     assert fns["analyze"] == studio.analyze and studio._steps == studio._analysis_steps
+
+
+def test_the_chart_of_a_cancelled_analysis_marks_what_is_pending():
+    import json
+
+    studio, request = make_studio(live=LIVE), Request("tab-chart")
+    session = next(steps(studio, request))[0]
+    chart = json.loads(studio.show_utterance(1, session, request)[0].to_json())
+    assert [trace["name"] for trace in chart["data"][:4]] == ["text", "audio (pending)", "video (pending)",
+                                                              "fused (pending)"]
+    assert chart["data"][4]["text"] == ["pending"] and chart["layout"]["title"]["text"].endswith("→ pending")
