@@ -78,10 +78,10 @@ def test_a_closed_stream_counts_as_cancelled_and_a_finished_one_has_nothing_to_c
     generator = steps(studio, request)
     next(generator)  # shown on the page
     next(generator)  # computed while Cancel was pressed: Gradio drops it, then closes the generator
-    generator.close()  # what Gradio's cancels= does to the running generator (GeneratorExit at that step)
+    generator.close()  # Gradio closing a dropped run (GeneratorExit at that step)
     assert studio.cancel(actions.Session(), request)[1].startswith("cancelled after text teacher 6/6")
     list(steps(studio, request))
-    assert studio.cancel(actions.Session(), request)[1] == "nothing to cancel: no analysis is running"
+    assert studio.cancel(actions.Session(), request)[1] == "nothing was running to cancel (an analysis still waiting in the queue is dropped)"
 
 
 def test_cancel_before_the_first_results_keeps_the_earlier_analysis():
