@@ -110,8 +110,8 @@ class Studio:
         """Cancel: stop this session's analysis after its micro-batch under way; (session, status line)."""
         run = self.runs.cancel(owner_of(request), CANCEL_WAIT)
         if run is None or run.finished:
-            return session, "nothing was running to cancel (an analysis still waiting in the queue is dropped)" + (
-                f" · {self.status(session)}" if session.ready else "")
+            idle = "nothing was running to cancel (an analysis still waiting in the queue is dropped)"
+            return session, idle + (f" · {self.status(session)}" if session.ready else "")
         if run.delivered is None:
             kept = " · the earlier analysis and its edits are kept" if session.ready else ""
             return session, f"analysis cancelled before its first results{kept}"

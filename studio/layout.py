@@ -9,8 +9,9 @@ press (`trigger_mode="once"`).
 Analyse streams (`Studio.analyze_steps`, private): the table with the teacher's predictions first,
 then each micro-batch of the students and the fusion; Cancel (light group) sets the flag the
 generator checks between steps (that is what stops the work) and says how far it got; its
-`cancels=` ends the Analyse event on the page (alone it does not stop a synchronous generator). The API's /analyze is a separate, non-streaming event on a hidden button that
-returns the complete result. On a ZeroGPU Space the model events run inside `spaces.GPU`
+`cancels=` ends the Analyse event on the page (alone it does not stop a synchronous generator).
+The API's /analyze is a separate, non-streaming event on a hidden button that returns the
+complete result. On a ZeroGPU Space the model events run inside `spaces.GPU`
 (`studio.zerogpu.on_gpu`: wrapped here, and the streamed analysis's model work in `Studio`).
 """
 

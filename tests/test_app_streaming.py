@@ -81,7 +81,7 @@ def test_a_closed_stream_counts_as_cancelled_and_a_finished_one_has_nothing_to_c
     generator.close()  # Gradio closing a dropped run (GeneratorExit at that step)
     assert studio.cancel(actions.Session(), request)[1].startswith("cancelled after text teacher 6/6")
     list(steps(studio, request))
-    assert studio.cancel(actions.Session(), request)[1] == "nothing was running to cancel (an analysis still waiting in the queue is dropped)"
+    assert studio.cancel(actions.Session(), request)[1].startswith("nothing was running to cancel")
 
 
 def test_cancel_before_the_first_results_keeps_the_earlier_analysis():
