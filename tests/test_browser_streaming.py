@@ -11,7 +11,7 @@ from dataclasses import replace
 
 import pytest
 
-from test_browser_app import EXAMPLE, browser, cell, playwright, shot  # noqa: F401 (fixtures)
+from test_browser_app import browser, cell, playwright, shot  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.browser
 
