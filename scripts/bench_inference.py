@@ -301,12 +301,12 @@ def golden_outputs(model, io, device) -> dict:
 
 def golden_fidelity(golden: Path, device) -> dict:
     """The golden checkpoints (tiny official-layout parts) on the golden inputs: fp32 against the
-    official outputs, and bf16 (pre-cast weights + autocast, as the Recognizer runs) against fp32."""
+    official outputs, and bf16 (pre-cast weights, fast video layers + autocast, as the Recognizer runs) against fp32."""
     import torch
 
     from telme.checkpoints import load_official
     from telme.inference import autocast_dtype
-    from telme.inference.precision import cast_weights
+    from telme.inference.precision import cast_weights, use_fast_video
 
     if not (golden / "golden_io.pt").is_file():
         return {"skipped": f"golden reference {golden} not found"}
@@ -321,6 +321,7 @@ def golden_fidelity(golden: Path, device) -> dict:
             break
         model = load_official(golden / "save_model", dataset="meld", backbones=backbones)
         cast_weights(model, dtype)
+        use_fast_video(model, enabled=dtype == torch.bfloat16)
         model.to(device).eval()
         autocast = torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None)
         with torch.inference_mode(), autocast:

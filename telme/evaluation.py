@@ -99,7 +99,7 @@ def evaluate(model, dialogues, clips=None, device=None, batch_size=8, progress=N
     progress: `progress(step, done, total)`. Raises NothingToScore when no gold label is known.
     """
     from telme.inference import choose_device
-    from telme.inference.precision import autocast_dtype, cast_weights, use_fused_attention
+    from telme.inference.precision import autocast_dtype, cast_weights, use_fast_video
 
     dialogues = list(dialogues)
     if not dialogues or not any(len(d) for d in dialogues):
@@ -107,7 +107,7 @@ def evaluate(model, dialogues, clips=None, device=None, batch_size=8, progress=N
     device, progress = choose_device(device), progress or _quiet
     dtype = autocast_dtype(device, precision)
     cast_weights(model, dtype)  # the Recognizer's rule: bf16 stores the backbones in bf16 (in place)
-    use_fused_attention(model, enabled=dtype == torch.bfloat16)
+    use_fast_video(model, enabled=dtype == torch.bfloat16)
     model.to(device).eval()
     students = tuple(m for m in STUDENTS if m in model.live_modalities) if clips else ()
     autocast = torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()

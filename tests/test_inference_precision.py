@@ -184,19 +184,44 @@ def test_cuda_recognizer_defaults_to_bf16_with_pre_cast_weights(dialogue, media)
         assert (probs(cuda_fp32, source) - probs(exact, source)).abs().max().item() <= 1e-4, source
 
 
-def test_fused_timesformer_attention_is_the_same_math_and_can_be_undone():
-    from telme.inference.precision import use_fused_attention
+def fast_and_original(model, pixels, mkldnn=True):
+    """The video student's outputs through transformers' layers, through the fast ones, and again
+    through transformers' (after undoing)."""
+    from telme.inference.precision import use_fast_video
 
+    with torch.inference_mode(), torch.backends.mkldnn.flags(enabled=mkldnn):
+        original = model.video(pixels)
+        use_fast_video(model, enabled=True)
+        fast = model.video(pixels)
+        use_fast_video(model, enabled=False)
+        again = model.video(pixels)
+    return original, fast, again
+
+
+@pytest.mark.parametrize("mkldnn", [True, False], ids=["onednn-linears", "plain-linears"])
+def test_fast_timesformer_layers_are_the_same_math_and_can_be_undone(mkldnn):
+    from transformers.models.timesformer.modeling_timesformer import TimesformerLayer
+
+    model = tiny_model(seed=5)
+    layers = [m for m in model.video.modules() if isinstance(m, TimesformerLayer)]
+    pixels = torch.randn(3, 8, 3, 32, 32)
+    (original, logits), (fast, fast_logits), (again, _) = fast_and_original(model, pixels, mkldnn)
+    assert layers and not any("forward" in vars(m) for m in layers)  # undone
+    assert (fast - original).abs().max().item() <= 1e-5 and (fast_logits - logits).abs().max().item() <= 1e-5
+    assert not torch.equal(fast, original)  # a different computation, not transformers' code again
+    assert torch.equal(again, original)  # transformers' own forward is back
+
+
+def test_fast_timesformer_layers_in_bf16_stay_close_to_fp32():
     model = tiny_model(seed=5)
     pixels = torch.randn(2, 8, 3, 32, 32)
     with torch.inference_mode():
-        original = model.video(pixels)[0]
-        use_fused_attention(model, enabled=True)
-        fused = model.video(pixels)[0]
-        use_fused_attention(model, enabled=False)
-        again = model.video(pixels)[0]
-    assert (fused - original).abs().max().item() <= 1e-5
-    assert torch.equal(again, original)  # transformers' own forward is back
+        reference = model.video(pixels)[1].softmax(-1)
+    model.video.to(torch.bfloat16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        _, (_, fast), _ = fast_and_original(model, pixels)
+    assert fast.dtype == torch.bfloat16  # the layers ran in the weights' dtype
+    assert (fast.float().softmax(-1) - reference).abs().max().item() < 0.02
 
 
 def test_fp32_recognizer_keeps_transformers_attention(monkeypatch):

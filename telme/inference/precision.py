@@ -8,10 +8,11 @@
                                 in /proc/cpuinfo), fp32 with a warning elsewhere (emulated bf16 is
                                 slower than fp32)
 The environment variable TELME_PRECISION gives the default when no precision is passed.
-bf16 also runs TimeSformer's self-attention through torch's fused scaled_dot_product_attention
-(the same math; transformers' own code materialises every (B*8, 12, 197, 197) score matrix and
-its softmax, which on CPU costs as much as a third of the video student in bf16). fp32 keeps the
-original code, so the default stays bit-for-bit today's.
+bf16 also runs TimeSformer's layers through telme.inference.fast_video: fused
+scaled_dot_product_attention for both attentions (transformers' own code materialises every
+(B*8, 12, 197, 197) score matrix), fewer copies of the token grid, the video student's layers in
+bf16 throughout (no per-op autocast casts) and, on CPU, oneDNN linears with the bias, the gelu and
+the residual add fused. fp32 keeps the original code, so the default stays bit-for-bit today's.
 
 Pre-cast weights: inside autocast every matmul casts its fp32 weight to bf16, again in every
 micro-batch (the cast cache lives only as long as one autocast block); storing the backbones in
@@ -19,12 +20,12 @@ bf16 once removes that cost and halves their memory. The fusion stays fp32 (it i
 """
 
 import os
-import types
 import warnings
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
+
+from telme.inference.fast_video import use_fast_layers
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 PRECISION_VARIABLE = "TELME_PRECISION"
@@ -118,25 +119,7 @@ def cast_weights(model, dtype) -> None:
             module.to(storage)
 
 
-def use_fused_attention(model, enabled: bool) -> None:
-    """The video student's TimeSformer attention through F.scaled_dot_product_attention (enabled)
-    or through transformers' own forward (the instance attribute is removed again)."""
-    from transformers.models.timesformer.modeling_timesformer import TimesformerSelfAttention
-
-    if model.video is None:
-        return
-    for module in model.video.modules():
-        if isinstance(module, TimesformerSelfAttention):
-            if enabled:
-                module.forward = types.MethodType(_fused_timesformer_attention, module)
-            else:
-                module.__dict__.pop("forward", None)
-
-
-def _fused_timesformer_attention(self, hidden_states, output_attentions: bool = False):
-    """TimesformerSelfAttention.forward with one fused kernel (inference: no attention dropout)."""
-    batch, tokens, width = hidden_states.shape
-    qkv = self.qkv(hidden_states).reshape(batch, tokens, 3, self.num_heads, width // self.num_heads)
-    query, key, value = qkv.permute(2, 0, 3, 1, 4)  # each (B, heads, T, head_dim)
-    context = F.scaled_dot_product_attention(query, key, value, scale=self.scale)  # (B, heads, T, head_dim)
-    return (context.transpose(1, 2).reshape(batch, tokens, width),)
+def use_fast_video(model, enabled: bool) -> None:
+    """The video student's TimeSformer layers through telme.inference.fast_video (enabled) or
+    through transformers' own forwards again."""
+    use_fast_layers(model.video, enabled)

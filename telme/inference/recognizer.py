@@ -33,7 +33,7 @@ from telme.inference.precision import (
     batch_sizes,
     cast_weights,
     precision_name,
-    use_fused_attention,
+    use_fast_video,
 )
 from telme.inference.results import DialoguePrediction, PartialPrediction, RecognizerStats, UtterancePrediction
 
@@ -59,14 +59,14 @@ class Recognizer:
                  cache_entries: int = CACHE_ENTRIES, cache_bytes: int = CACHE_BYTES, limits=DEFAULT_LIMITS):
         """batch_size: utterances per backbone forward, an int or {part: int} (None: per-device
         defaults); precision: auto, fp32, bf16 or fp16 (None: $TELME_PRECISION or auto), see
-        telme.inference.precision. bf16 stores the backbones' weights in bf16 and fuses
-        TimeSformer's attention, in place."""
+        telme.inference.precision. bf16 stores the backbones' weights in bf16 and runs
+        TimeSformer's layers through telme.inference.fast_video, in place."""
         self.device = choose_device(device)
         self.dtype = autocast_dtype(self.device, precision)
         self.precision = precision_name(self.dtype)
         self.batch_sizes = batch_sizes(batch_size, self.device, self.dtype)  # part -> utterances per forward
         cast_weights(model, self.dtype)
-        use_fused_attention(model, enabled=self.dtype == torch.bfloat16)
+        use_fast_video(model, enabled=self.dtype == torch.bfloat16)
         self.model = model.to(self.device).eval()
         self.stats = RecognizerStats()
         self.limits = limits  # a `telme.limits.Limits`: the most text one dialogue may hold
