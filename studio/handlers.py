@@ -118,6 +118,12 @@ class Studio:
         shown = actions.cancelled(run.delivered)
         return shown, self.status(shown)
 
+    @staticmethod
+    def table_editable(editable: bool):
+        """The utterance table made editable (speaker, text cells) or read-only: read-only from the press
+        of Analyse until the analysis ends, since every streamed step rewrites the whole table."""
+        return gr.Dataframe(interactive=editable)
+
     def gpu_seconds(self, video, audio, transcript, *rest, **options):
         """How long an analysis may hold a ZeroGPU device: by the clip's length (the arguments of analyze)."""
         clip = video or audio

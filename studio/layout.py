@@ -10,11 +10,15 @@ Analyse streams (`Studio.analyze_steps`, private): the table with the teacher's 
 then each micro-batch of the students and the fusion; Cancel (light group) sets the flag the
 generator checks between steps (that is what stops the work) and says how far it got; its
 `cancels=` ends the Analyse event on the page (alone it does not stop a synchronous generator).
+The utterance table is read-only from the press of Analyse until the analysis ends (finished,
+failed or cancelled): each streamed step rewrites the whole table, so an edit made meanwhile
+would be lost.
 The API's /analyze is a separate, non-streaming event on a hidden button that returns the
 complete result. On a ZeroGPU Space the model events run inside `spaces.GPU`
 (`studio.zerogpu.on_gpu`: wrapped here, and the streamed analysis's model work in `Studio`).
 """
 
+import functools
 from pathlib import Path
 
 import gradio as gr
@@ -140,10 +144,14 @@ def wire_analyse(studio, session, ui):
                     api_visibility="private", **_event("light"))
     model = _event("model", show_progress_on=ui["busy"], trigger_mode="once")
     inputs = [ui[name] for name in ("video", "audio", "transcript", "speakers")] + [session]
-    streamed = ui["analyse"].click(studio.analyze_steps, inputs, results, api_visibility="private", **model)
+    lock, unlock = (dict(fn=functools.partial(studio.table_editable, editable), outputs=ui["table"],
+                         api_visibility="private", **_event("light")) for editable in (False, True))
+    streamed = ui["analyse"].click(**lock, trigger_mode="once").then(studio.analyze_steps, inputs, results,
+                                                                      api_visibility="private", **model)
+    streamed.then(**unlock)  # finished or failed
     streamed.success(**controls)
     ui["cancel"].click(studio.cancel, [session], [session, ui["status"]], cancels=[streamed],
-                       api_visibility="private", **_event("light")).then(**controls)
+                       api_visibility="private", **_event("light")).then(**controls).then(**unlock)
     ui["analyse_api"].click(on_gpu(studio.analyze, studio.gpu_seconds), inputs, results, **_api("analyze"),
                             **model).success(**controls)
     ui["rerun"].click(on_gpu(studio.rerun, RERUN_SECONDS), [ui["table"], session], results, **_api("rerun"),

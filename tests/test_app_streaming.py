@@ -164,3 +164,25 @@ def test_the_chart_of_a_cancelled_analysis_marks_what_is_pending():
     assert [trace["name"] for trace in chart["data"][:4]] == ["text", "audio (pending)", "video (pending)",
                                                               "fused (pending)"]
     assert chart["data"][4]["text"] == ["pending"] and chart["layout"]["title"]["text"].endswith("→ pending")
+
+
+def _after(demo, index):
+    """The events chained after event `index` (.then / .success), by index."""
+    return [i for i, fn in demo.fns.items() if fn.trigger_after == index]
+
+
+def test_the_table_is_read_only_from_analyse_until_the_analysis_ends():
+    studio = make_studio(live=LIVE)
+    demo = layout.build_demo(studio)
+    table = next(block for block in demo.blocks.values() if getattr(block, "elem_id", None) == "utterances")
+    editable = {i: fn.fn.args[0] for i, fn in demo.fns.items()
+                if getattr(fn.fn, "func", None) == studio.table_editable and fn.outputs == [table]}
+    assert sorted(editable.values()) == [False, True, True]
+    press = next(i for i, fn in demo.fns.items() if fn.fn == studio.analyze_steps)
+    lock = demo.fns[press].trigger_after
+    assert editable[lock] is False and demo.fns[lock].targets[0][1] == "click"  # the press locks it first
+    assert [editable.get(i) for i in _after(demo, press)] == [True, None]  # .then unlocks (finished or failed)
+    cancel = next(i for i, fn in demo.fns.items() if fn.fn == studio.cancel)
+    controls = _after(demo, cancel)
+    assert [editable.get(i) for i in _after(demo, controls[0])] == [True]  # a cancel unlocks it too
+    assert studio.table_editable(False).interactive is False and studio.table_editable(True).interactive is True

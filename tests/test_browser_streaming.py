@@ -68,6 +68,18 @@ def forwards(recognizer):
     return stats.audio_forwards, stats.video_forwards, stats.fusion_forwards
 
 
+TEXT = 4  # the text column of the utterance table
+
+
+def try_edit(page, row, value):
+    """Type `value` into a text cell; True when the cell then shows it (the table is editable)."""
+    from test_browser_app import edit_cell
+
+    edit_cell(page, row, TEXT, value)
+    page.wait_for_timeout(300)
+    return cell(page, row, TEXT).inner_text().strip() == value
+
+
 def test_teacher_rows_show_while_the_students_work_and_cancel_stops_them(slow_page):
     from playwright.sync_api import expect
 
@@ -86,6 +98,9 @@ def test_teacher_rows_show_while_the_students_work_and_cancel_stops_them(slow_pa
     assert all(text in MELD_LABELS for text, _, _ in parts) and {video for _, _, video in parts} == {"pending"}
     assert set(column(page, 2)) == {"pending"}  # the fused emotion
     shot(page, "14_streaming_teacher_first.png")
+    before = cell(page, 0, TEXT).inner_text().strip()
+    assert not try_edit(page, 0, "edited while streaming")  # read-only while the analysis streams
+    assert cell(page, 0, TEXT).inner_text().strip() == before
 
     while recognizer.stats.audio_forwards < 2:  # let two audio micro-batches land
         time.sleep(0.05)
@@ -100,7 +115,21 @@ def test_teacher_rows_show_while_the_students_work_and_cancel_stops_them(slow_pa
     audio = [text.split(" · ")[1] for text in column(page, 7)]
     assert 0 < sum(value in MELD_LABELS for value in audio) < ROWS and "pending" in audio
     shot(page, "15_streaming_cancelled.png")
+    assert try_edit(page, 0, "edited after the cancel") and try_edit(page, 0, before)  # editable again
 
     page.click("#rerun")  # Re-run completes the cancelled analysis
     expect(page.locator("#status")).to_contain_text("completed the cancelled analysis", timeout=60_000)
     assert "pending" not in column(page, 2) and forwards(recognizer)[2] > 0
+
+
+def test_the_table_is_read_only_while_streaming_and_editable_when_done(slow_page):
+    from playwright.sync_api import expect
+
+    page, recognizer = slow_page
+    recognizer.clear_cache()  # an earlier test's outputs would make the analysis instant
+    page.get_by_text("example_conversation.srt").first.click()
+    page.click("#analyse")
+    expect(page.locator("#status")).to_contain_text("still to come: audio student")
+    assert not try_edit(page, 1, "edited while streaming")
+    expect(page.locator("#status")).to_contain_text("analysed 10 utterances", timeout=60_000)
+    assert try_edit(page, 1, "edited once it finished")
