@@ -14,7 +14,13 @@ down again for the next matmul. Here:
       patch-major buffer (the strided spatial residual is added straight into it);
     - autocast is off inside the layer and everything runs in the weights' dtype: with bf16
       weights the layer norms read and write bf16 (computing in fp32 inside the kernel), so
-      no cast copies. The residual stream was bf16 under autocast already.
+      no cast copies. The residual stream was bf16 under autocast already;
+    - on CPU every linear is one oneDNN kernel with its bias, the MLP's gelu and the residual
+      adds fused into the matmul's output (torch's own linear first copies the bias into the
+      output, then accumulates, then a separate pass adds the residual).
+
+Profile of the bf16 video student before this (torch.profiler, 2 clips, 2 shared cores): addmm
+45 %, copies 18 %, attention 16 %, gelu 6 %, adds 5 %, layer norms 4.5 %, cat 3 %.
 
 With fp32 weights the layer is transformers' math to rounding (tested ≤ 1e-5).
 """
