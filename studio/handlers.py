@@ -174,7 +174,7 @@ class Studio:
                                  value=[m for m in present if m not in session.drop],
                                  info=toggle_info(self.services, session)),
                 gr.Video(value=None, visible=not audio_only), gr.Audio(value=None, visible=audio_only),
-                gr.Dataframe(row_count=(len(session.dialogue), "fixed")))  # see views.FIXED_SHAPE
+                gr.Dataframe(row_count=(len(session.dialogue or ()), "fixed")))  # see views.FIXED_SHAPE
 
     def new_clip(self, transcript):
         """On a new clip upload: a transcript left from the example is cleared (it belongs to the example)."""

@@ -186,3 +186,11 @@ def test_the_table_is_read_only_from_analyse_until_the_analysis_ends():
     controls = _after(demo, cancel)
     assert [editable.get(i) for i in _after(demo, controls[0])] == [True]  # a cancel unlocks it too
     assert studio.table_editable(False).interactive is False and studio.table_editable(True).interactive is True
+
+
+def test_cancel_on_a_fresh_page_says_nothing_ran_and_its_chained_controls_work():
+    studio, fresh = make_studio(live=LIVE), actions.Session()
+    session, status = studio.cancel(fresh, Request("tab-fresh"))
+    assert session is fresh and status.startswith("nothing was running to cancel")
+    *_, table = studio.controls(session)  # chained after Cancel: a page with no analysis has no rows
+    assert table.row_count == (0, "fixed")
