@@ -1,7 +1,8 @@
 """Score segmentation and speaker finding on spoken conversations: WER, DER, speakers, turn changes.
 
     PYTHONPATH=. python scripts/bench_segmentation.py --sets tune eval [--data DIR]
-        [--before REV] [--rtf] [--asr-model M] [--json OUT] [--limit N]
+        [--before REV] [--rtf] [--asr-model M] [--asr-options JSON] [--asr-cache DIR]
+        [--json OUT] [--limit N]
 
 The clips come from scripts/conversations.py (espeak-ng voices; generated into DIR/<set> when that
 folder is missing). Two sets, kept apart on purpose:
@@ -16,7 +17,10 @@ to the pipeline. The pipeline under test ("after") is the `telme` that PYTHONPAT
 `--before REV` also runs the pipeline of git revision REV (checked out with `git worktree add`
 into a temporary folder, run in a subprocess with PYTHONPATH there, removed afterwards) on the
 same clips, so before and after are measured side by side in one run.
-`--asr-model` applies to the pipeline under test only; REV runs with its own defaults.
+`--asr-model` and `--asr-options` (faster-whisper keywords over telme.media.asr.DECODE_OPTIONS)
+apply to the pipeline under test only; REV runs with its own defaults. `--asr-cache DIR` keeps
+each clip's words in DIR (keyed by the audio, model, options and language) and reuses them, so
+speaker and cutting changes are scored without running Whisper again.
 
 Metrics, per clip and per set (set totals pool the clips, they are not means of clip scores):
 - WER: `jiwer` word error rate of all predicted text against all truth text of the clip, both
@@ -204,19 +208,51 @@ def set_totals(scores, der_metric):
 # -- running a pipeline: in this process (the code on PYTHONPATH) or in a worker for --before ----
 
 
-def make_pipeline(asr_model=None):
+class CachedTranscriber:
+    """A WhisperTranscriber whose words are kept in `folder`, one JSON file per (wave, model,
+    options, language), so speaker and cutting experiments need not run Whisper again.
+    (Timings of a cached clip leave ASR out: use no cache for CPU/audio and --rtf.)"""
+
+    def __init__(self, transcriber, folder):
+        self.transcriber, self.folder = transcriber, Path(folder)
+
+    def key(self, wave, language):
+        import hashlib
+
+        import numpy as np
+
+        setup = json.dumps([self.transcriber.model_name, self.transcriber.options, language],
+                           sort_keys=True, default=str)  # fmt: skip
+        digest = hashlib.sha256(np.asarray(wave, np.float32).tobytes())
+        digest.update(setup.encode())
+        return digest.hexdigest()[:24]
+
+    def __call__(self, wave, language=None, progress=None):
+        from telme.dialogue import Word
+
+        path = self.folder / f"{self.key(wave, language)}.json"
+        if path.is_file():
+            return [Word(**w) for w in json.loads(path.read_text())]
+        words = self.transcriber(wave, language=language, progress=progress)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps([{"text": w.text, "start": w.start, "end": w.end} for w in words]))
+        return words
+
+
+def make_pipeline(asr_model=None, asr_options=None, asr_cache=None):
+    """ClipToDialogue with its defaults, but for the ASR model, decoding options and cache."""
+    from telme.media.asr import WhisperTranscriber
     from telme.media.pipeline import ClipToDialogue
 
-    if asr_model is None:
-        return ClipToDialogue()
-    from telme.media.asr import WhisperTranscriber
+    transcriber = WhisperTranscriber(asr_model, options=asr_options)
+    if asr_cache is not None:
+        transcriber = CachedTranscriber(transcriber, asr_cache)
+    return ClipToDialogue(transcriber=transcriber)
 
-    return ClipToDialogue(transcriber=WhisperTranscriber(asr_model))
 
-
-def predict(paths, asr_model=None):
+def predict(paths, asr_model=None, asr_options=None, asr_cache=None):
     """The pipeline's utterances and timings per clip, after one warm-up run (model loading)."""
-    pipeline = make_pipeline(asr_model)
+    pipeline = make_pipeline(asr_model, asr_options, asr_cache)
     pipeline.run(str(WARMUP_CLIP), num_speakers=None)
     results = []
     for path in paths:
@@ -373,7 +409,7 @@ def rtf_clip(data):
     return generator.write_conversation(generator.minute_conversation(), folder, "rtf")
 
 
-def run_systems(paths, before, asr_model):
+def run_systems(paths, before, asr_model, asr_options=None, asr_cache=None):
     """(system names, predictions per system), each prediction list in the order of `paths`."""
     systems, predictions = [], []
     if before:
@@ -382,7 +418,7 @@ def run_systems(paths, before, asr_model):
         predictions.append(predict_at_revision(before, paths))
     print(f"running the pipeline at {telme_origin()} on {len(paths)} clips ...", file=sys.stderr)
     systems.append("after")
-    predictions.append(predict(paths, asr_model))
+    predictions.append(predict(paths, asr_model, asr_options, asr_cache))
     return systems, predictions
 
 
@@ -406,11 +442,15 @@ def report_sets(sets, systems, predictions, normalise):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sets", nargs="+", default=["tune"], choices=["tune", "eval"])
+    parser.add_argument("--sets", nargs="+", default=["tune"], choices=["tune", "tune2", "eval"])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder holding <set>/")
     parser.add_argument("--before", metavar="REV", help="also score the pipeline at git revision")
     parser.add_argument("--rtf", action="store_true", help="time the pipeline on a 60 s clip")
     parser.add_argument("--asr-model", default=None, help="faster-whisper name or folder")
+    parser.add_argument("--asr-options", type=json.loads, default=None, metavar="JSON",
+                        help='faster-whisper transcribe() keywords, e.g. \'{"beam_size": 1}\'')
+    parser.add_argument("--asr-cache", type=Path, default=None, metavar="DIR",
+                        help="keep the ASR words per clip here and reuse them (not with --rtf)")
     parser.add_argument("--json", type=Path, help="write every number here")
     parser.add_argument("--limit", type=int, default=None, help="only the first N clips per set")
     parser.add_argument("--worker", nargs=2, metavar=("REQUEST", "ANSWER"), help=argparse.SUPPRESS)
@@ -423,7 +463,10 @@ def main():
     sets = {name: clip_paths(args.data, name)[: args.limit] for name in args.sets}
     paths = [path for clips in sets.values() for path in clips]
     timed = rtf_clip(args.data) if args.rtf else None
-    systems, predictions = run_systems(paths + [timed] * bool(timed), args.before, args.asr_model)
+    if args.rtf and args.asr_cache:
+        parser.error("--rtf times Whisper: give no --asr-cache")
+    systems, predictions = run_systems(paths + [timed] * bool(timed), args.before, args.asr_model,
+                                       args.asr_options, args.asr_cache)  # fmt: skip
     totals, report_of_sets = report_sets(sets, systems, predictions, normalise)
     print(f"\n## totals (speaker count left to the pipeline; WER normaliser: {normaliser_name})\n")
     print(totals_table(totals, systems))

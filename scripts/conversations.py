@@ -1,12 +1,15 @@
 """Spoken test conversations made with espeak-ng, with their truth: who spoke when, and what.
 
     PYTHONPATH=. python scripts/conversations.py --set tune --out /work/bench-data/tune
+    PYTHONPATH=. python scripts/conversations.py --set tune2 --out /work/bench-data/tune2
     PYTHONPATH=. python scripts/conversations.py --set eval --out /work/bench-data/eval
     PYTHONPATH=. python scripts/conversations.py --fixtures tests/fixtures/media
 
-Two disjoint sets (see `SETS`): `tune` is what segmentation and speaker thresholds may be fitted
-on; `eval` is for reporting only. They share no espeak voice variant, no accent and no line of
-text, so a threshold fitted on `tune` meets new voices and new words on `eval`. The committed
+Two disjoint kinds of set (see `SETS`): `tune` and `tune2` are what segmentation and speaker
+thresholds may be fitted on (tune2: 36 more clips with new seeds and, besides tune's, voice
+variants and accents that no other set uses); `eval` is for reporting only. Tuning sets and eval
+share no espeak voice variant, no accent and no line of text, so a threshold fitted on them
+meets new voices and new words on `eval`. The committed
 media fixtures (en-us+m3, +f4, +klatt4) are voices the pipeline has already been fitted on, so
 those variants belong to `tune` too.
 
@@ -551,6 +554,17 @@ SETS = {  # set: what its clips are made of
         "clips": 24,
         "accents": ["en-us", "en-gb"],
         "variants": ["m1", "m2", "m3", "m4", "m7", "f1", "f2", "f4", "klatt", "klatt2", "klatt4"],
+        "lines": TUNE_LINES,
+        "replies": ["Really?", "Wow.", "No.", "Yes.", "Okay.", "Sure.", "Thanks."],
+    },
+    "tune2": {  # more tuning clips, so a threshold is not fitted to 24: new seeds, tune's lines
+        # and replies, tune's variants and accents plus ones that are in neither tune nor eval
+        "seed": 3,
+        "clips": 36,
+        "accents": ["en-us", "en-gb", "en-gb-x-gbclan", "en-gb-x-gbcwmd"],
+        "variants": ["m1", "m2", "m3", "m4", "m7", "f1", "f2", "f4", "klatt", "klatt2", "klatt4",
+                     "klatt6", "adam", "Andy", "Denis", "Gene", "Jacky", "Lee", "Michael", "aunty",
+                     "edward", "john", "max", "norbert", "quincy", "travis", "linda", "shelby"],
         "lines": TUNE_LINES,
         "replies": ["Really?", "Wow.", "No.", "Yes.", "Okay.", "Sure.", "Thanks."],
     },

@@ -157,16 +157,45 @@ def test_predict_clip_records_utterances_and_failures(bench):
 # -- the generator -----------------------------------------------------------------------------
 
 
+class CountingTranscriber:
+    """Stands in for WhisperTranscriber: words from the wave's length, calls counted."""
+
+    model_name, options = "fake", {"beam_size": 5}
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, wave, language=None, progress=None):
+        from telme.dialogue import Word
+
+        self.calls += 1
+        return [Word(text=f"w{len(wave)}", start=0.1, end=0.4)]
+
+
+def test_asr_cache_reuses_words_per_wave_and_options(bench, tmp_path):
+    inner = CountingTranscriber()
+    cached = bench.CachedTranscriber(inner, tmp_path)
+    wave = np.zeros(1600, np.float32)
+    first = cached(wave)
+    assert cached(wave) == first and inner.calls == 1  # the second call read the file
+    assert cached(np.zeros(3200, np.float32))[0].text == "w3200" and inner.calls == 2
+    inner.options = {"beam_size": 10}  # other options: another entry
+    cached(wave)
+    assert inner.calls == 3 and len(list(tmp_path.iterdir())) == 3
+
+
 def test_plans_are_deterministic(generator):
     assert generator.plan_conversation("eval", 5) == generator.plan_conversation("eval", 5)
     assert generator.plan_conversation("eval", 5) != generator.plan_conversation("eval", 6)
 
 
-def test_sets_share_no_voice_accent_or_line(generator):
-    tune, eval_ = generator.SETS["tune"], generator.SETS["eval"]
+@pytest.mark.parametrize("tuning", ["tune", "tune2"])
+def test_sets_share_no_voice_accent_or_line(generator, tuning):
+    tune, eval_ = generator.SETS[tuning], generator.SETS["eval"]
     for key in ("variants", "accents", "lines", "replies"):
         assert not set(tune[key]) & set(eval_[key]), key
     assert tune["clips"] >= 20 and eval_["clips"] >= 28
+    assert generator.SETS[tuning]["seed"] != eval_["seed"]
     for name, pool in generator.SETS.items():
         voices = {v.voice for i in range(pool["clips"])
                   for v in generator.plan_conversation(name, i).voices.values()}  # fmt: skip
@@ -176,7 +205,15 @@ def test_sets_share_no_voice_accent_or_line(generator):
         )
 
 
-@pytest.mark.parametrize("set_name", ["tune", "eval"])
+def test_second_tuning_set_is_new_conversations(generator):
+    tune = {generator.plan_conversation("tune", i).turns for i in range(24)}
+    tune2 = [generator.plan_conversation("tune2", i) for i in range(generator.SETS["tune2"]["clips"])]
+    assert not tune & {plan.turns for plan in tune2}
+    variants = {v.voice.split("+")[1] for plan in tune2 for v in plan.voices.values()}
+    assert variants - set(generator.SETS["tune"]["variants"])  # voices tune never had
+
+
+@pytest.mark.parametrize("set_name", ["tune", "tune2", "eval"])
 def test_plans_cover_the_cases(generator, set_name):
     pool = generator.SETS[set_name]
     plans = [generator.plan_conversation(set_name, i) for i in range(pool["clips"])]

@@ -21,6 +21,7 @@ import numpy as np
 
 from telme.dialogue import Word
 from telme.media.errors import AsrModelUnavailable
+
 BEAM_SIZE = 5  # faster-whisper's default beam
 DEFAULT_MODEL = "base"  # tune-set WER 0.112 vs 0.136 for tiny.en (scripts/bench_segmentation.py)
 OFFLINE_MODELS = ("base", "tiny.en")
@@ -31,6 +32,12 @@ CHUNK = 1 << 22  # bytes copied (and hashed) at a time
 # Whisper hears the speech regions with short pads: its word times then start near the speech
 # (with the default 400 ms pads they start up to 0.4 s early); shorter silences stay in
 VAD_PARAMETERS = {"min_silence_duration_ms": 500, "speech_pad_ms": 100}
+DECODE_OPTIONS = {  # faster-whisper transcribe() keywords; `WhisperTranscriber(options=...)` overrides
+    "beam_size": BEAM_SIZE,
+    "vad_filter": True,
+    "vad_parameters": VAD_PARAMETERS,
+    "condition_on_previous_text": False,  # avoids repeated hallucinated lines
+}
 
 
 def cache_folder():
@@ -117,8 +124,9 @@ def model_path(name):
 class WhisperTranscriber:
     """`transcriber(wave_16k, language=None, progress=None) -> list[Word]`, words in time order."""
 
-    def __init__(self, model=None, device="cpu", compute_type="int8", cpu_threads=0):
+    def __init__(self, model=None, device="cpu", compute_type="int8", cpu_threads=0, options=None):
         self.model_name = model or DEFAULT_MODEL  # 'base', 'tiny.en', a folder or a name
+        self.options = {**DECODE_OPTIONS, **(options or {})}  # transcribe() keywords
         self.device = device
         self.compute_type = compute_type  # int8 keeps CPU inference fast and small
         self.cpu_threads = cpu_threads  # 0: CTranslate2 decides
@@ -145,11 +153,8 @@ class WhisperTranscriber:
         segments, info = self.model.transcribe(
             np.asarray(wave, dtype=np.float32),
             language=language,
-            beam_size=BEAM_SIZE,
-            vad_filter=True,
-            vad_parameters=VAD_PARAMETERS,
             word_timestamps=True,
-            condition_on_previous_text=False,  # avoids repeated hallucinated lines
+            **self.options,
         )
         total = max(int(round(info.duration)), 1)
         words = []
