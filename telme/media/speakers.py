@@ -29,6 +29,36 @@ Tried against the threshold count and not kept (2026-12-01, tune set, 24 clips):
   (4 to 31 per clip) were no better (at most 17/24 right in simulation, more label errors).
 - Threshold and eigengap counts combined, a disagreement settled by the silhouette of the
   distances: 15 of 24 right; on 3 to 12 points the silhouette prefers the smaller count.
+
+Tried and not kept (2026-12-01, second round): tune (24 clips) + tune2 (36 new clips from
+scripts/conversations.py, new seeds and 17 voice variants and 2 accents seen nowhere else), 60
+clips, region features cached once (ASR words through the bench's --asr-cache), counts scored
+without re-running Whisper. CENTRED as it stands: 42/60 right (16/24, 26/36; 9 over-, 9
+under-counts; 1 speaker 9/10, 2 19/25, 3 10/15, 4 4/10). The best single threshold on these
+distances gets 18/24 and 26/36: the rule is at the ceiling of the features, and every variant
+below lands within 42 +- 2 of 60 (more over-counts fixed = more under-counts made):
+- Sliding windows (1.6 s, hop 0.8 s, 4 to 35 per clip; short regions one tiled window) clustered
+  with average linkage, each region labelled by the duration-weighted majority of its windows:
+  best 16/24 and 24/36 (thresholds 0.6-1.0, pitch weights 1-3).
+- A minimum speaker duration (speakers with under 1-3 s of speech merged into the nearest, or
+  only when nearer than 1.0-1.4): 18/24 at 1.5 s but at most 25/36, because a four-voice clip's
+  speaker with one "Yes." is merged away.
+- Duration-weighted average linkage (pair weights min(duration, 1.5-6 s) ^ 1-2): 19/24, 25/36.
+- A threshold per clip scaled by its median nearest-neighbour distance: worse at every scale.
+- A threshold that grows for short clusters (0.7-0.85 long, 0.8-1.2 short, over 2-8 s): 42/60.
+- Pitch: yin reads 300-450 Hz on a few 0.3-0.5 s replies of ~100 Hz voices (5 of the 9
+  over-counts start there). Capping |difference of log F0| at 0.4: 43/60; counting only frames
+  periodic at the yin period (normalised autocorrelation > 0.5 / 0.7) mends those replies but
+  moves the other regions' medians: 40/60 and 41/60; pyin mends them too but costs 1.2 s per
+  second of speech.
+- Spectral subtraction before the voices (noise spectrum from the clip's non-speech): 42/60
+  (43 with the pitch cap), although pink-noise and hum clips fail more often (8 of 16 against
+  10 of 44 clean or white-noise clips).
+- LDA on the centred d-vectors (fitted on tune's 56 voices, tested on tune2): same/different
+  AUC 0.964 -> 0.968, not worth a fitted resource.
+- Whisper base's encoder output (last layer) mean-pooled per region: AUC 0.52 (no speaker
+  information); added to the distance it lowers the AUC (0.950 -> 0.947 at weight 0.25).
+A better speaker encoder is still the lever; none ships offline in a wheel we can require.
 """
 
 from dataclasses import dataclass
