@@ -240,9 +240,13 @@ class CachedTranscriber:
 
 
 def make_pipeline(asr_model=None, asr_options=None, asr_cache=None):
-    """ClipToDialogue with its defaults, but for the ASR model, decoding options and cache."""
-    from telme.media.asr import WhisperTranscriber
+    """ClipToDialogue with its defaults, but for the ASR model, decoding options and cache
+    (nothing given: the defaults alone, which is all the pipeline of an older revision takes)."""
     from telme.media.pipeline import ClipToDialogue
+
+    if asr_model is None and asr_options is None and asr_cache is None:
+        return ClipToDialogue()
+    from telme.media.asr import WhisperTranscriber
 
     transcriber = WhisperTranscriber(asr_model, options=asr_options)
     if asr_cache is not None:
