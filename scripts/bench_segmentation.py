@@ -5,9 +5,12 @@
         [--json OUT] [--limit N]
 
 The clips come from scripts/conversations.py (espeak-ng voices; generated into DIR/<set> when that
-folder is missing). Two sets, kept apart on purpose:
+folder is missing). Tuning sets and the evaluation set, kept apart on purpose:
 - `tune`: the clips thresholds and models may be fitted on (24 clips; variants m1 m2 m3 m4 m7 f1
   f2 f4 klatt klatt2 klatt4, accents en-us and en-gb; the committed media fixtures' voices);
+- `tune2`: 36 more tuning clips with new seeds, tune's voices and lines plus 17 variants and two
+  accents (en-gb-x-gbclan, en-gb-x-gbcwmd) that no other set has, so a setting chosen on tune
+  can be checked on voices it never met before eval is run;
 - `eval`: the clips nothing is fitted on, for reporting only (30 clips; variants m5 m6 m8 f3 f5
   klatt3 klatt5 Annie steph, accents en-029, en-gb-scotland, en-gb-x-rp, en-us-nyc, and their own
   lines of text and one-word replies).
