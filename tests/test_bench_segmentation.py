@@ -329,3 +329,14 @@ def test_timing_conversation_lasts_about_a_minute(generator):
     wave, truth = generator.render(generator.minute_conversation())
     assert 59.0 <= truth["duration"] <= 66.0 and truth["num_speakers"] == 3
     assert len(wave) == pytest.approx(truth["duration"] * generator.ESPEAK_RATE, abs=25)  # ms
+
+
+def test_pipeline_choices_reach_the_transcriber(bench, tmp_path):
+    from telme.media.asr import DECODE_OPTIONS, WhisperTranscriber
+
+    plain = bench.make_pipeline()  # what an older revision's worker builds: defaults alone
+    assert isinstance(plain.transcriber, WhisperTranscriber) and plain.transcriber.options == DECODE_OPTIONS
+    cached = bench.make_pipeline("tiny.en", {"beam_size": 1}, tmp_path)
+    assert isinstance(cached.transcriber, bench.CachedTranscriber)
+    assert cached.transcriber.transcriber.model_name == "tiny.en"
+    assert cached.transcriber.transcriber.options["beam_size"] == 1
