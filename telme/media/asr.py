@@ -30,12 +30,15 @@ BASE_FOLDER = "whisper-base-ct2"  # inside the cache folder
 BASE_SMALL_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 CHUNK = 1 << 22  # bytes copied (and hashed) at a time
 # Whisper hears the speech regions with short pads: its word times then start near the speech
-# (with the default 400 ms pads they start up to 0.4 s early). Silences under 2 s stay in, so
-# every pause of a conversation (turn pauses run to 1.5 s) reaches Whisper as it is: with 500 ms
-# the speech either side of a pause was joined without it (WER tune 0.112 -> 0.101, tune2 0.159
-# -> 0.146; DER and turn changes the same or better). Beam 10 instead of 5: tune 0.104, tune2
-# 0.162; hallucination_silence_threshold=1: no change (scripts/bench_segmentation.py --asr-options)
-VAD_PARAMETERS = {"min_silence_duration_ms": 2000, "speech_pad_ms": 100}
+# (with the default 400 ms pads they start up to 0.4 s early); shorter silences stay in.
+# Measured with scripts/bench_segmentation.py --asr-options (2026-12-01), kept out of the default:
+# - min_silence_duration_ms 2000 (every turn pause reaches Whisper): WER tune 0.112 -> 0.101,
+#   tune2 0.159 -> 0.146, but eval 0.188 -> 0.197: 29 clips go from 303 to 291 errors, while one
+#   clip that Whisper's language detection hears as Latin with either setting (p 0.40 / 0.26)
+#   decodes to English-like words with 500 ms and to nothing usable with 2000 ms (12 -> 39 errors
+#   of 39 words);
+# - beam_size 10: tune 0.104, tune2 0.162; hallucination_silence_threshold 1.0: no change.
+VAD_PARAMETERS = {"min_silence_duration_ms": 500, "speech_pad_ms": 100}
 DECODE_OPTIONS = {  # faster-whisper transcribe() keywords; `WhisperTranscriber(options=...)` overrides
     "beam_size": BEAM_SIZE,
     "vad_filter": True,
