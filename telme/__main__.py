@@ -31,7 +31,7 @@ def main(argv=None) -> int:
 
 def subcommands() -> list[tuple]:
     """(name, help, description, add_arguments, run) of every subcommand, in --help order."""
-    from telme.training import card, cli
+    from telme.training import card, cli, upper_cli
 
     return [
         ("convert", "official release folder -> project bundle",
@@ -45,6 +45,10 @@ def subcommands() -> list[tuple]:
          "error-inspection tab gives the same predictions).", add_evaluate_arguments, run_evaluate),
         ("train", "train TelME stages", "Train the teacher, the students and the fusion (the official stages).",
          cli.add_train_arguments, cli.run_train),
+        ("train-upper", "train a teacher's upper layers on cached lower ones (CPU budget)",
+         "Run a pretrained encoder's lower layers once, cache their states and train the upper layers "
+         "with LoRA plus the TelME head (telme.training.upper).", upper_cli.add_upper_arguments,
+         upper_cli.run_train_upper),
         ("card", "export a run as a bundle with its model card",
          "Export a finished run as a bundle with eval_dev.json, regression.json and MODEL_CARD.md.",
          card.add_card_arguments, card.run_card),

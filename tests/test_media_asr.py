@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from telme.cache import JoinedFileMismatch
 from telme.media import asr
-from telme.media.errors import AsrModelUnavailable
 
 
 def parts(folder, *blocks):
@@ -36,7 +36,7 @@ def test_parts_are_joined_once_and_checked(tmp_path):
 def test_a_bad_sha256_leaves_nothing_behind(tmp_path):
     paths, small = parts(tmp_path, b"first half ", b"truncated")
     cache = tmp_path / "cache"
-    with pytest.raises(AsrModelUnavailable, match="sha256"):
+    with pytest.raises(JoinedFileMismatch, match="sha256"):
         asr.join_parts(paths, small, cache / "model", hashlib.sha256(b"other").hexdigest())
     assert list(cache.iterdir()) == []
 

