@@ -16,6 +16,7 @@ from safetensors.torch import load_file
 
 from telme.checkpoints import TelME, load_bundle, load_model, save_bundle
 from telme.checkpoints.base import STAMP, BaseMismatch, MissingBasePackage, PipBase, base_folder
+from telme.checkpoints.tiny import TINY_MPNET_WORDS, save_tiny_mpnet
 from telme.features.profiles import CLEAN
 from telme.features.text import collate_left
 from telme.labels import MELD_LABELS
@@ -23,22 +24,9 @@ from telme.training.pretrained import teacher_from_pretrained
 from telme.training.upper import UpperTeacher, collate_states, last_query_layer, run_lower
 from telme.training.upper_export import base_delta
 
-WORDS = ["<s>", "<pad>", "</s>", "[UNK]", "<mask>", "now", "feels", "oh", "my", "god", "!", "speaker", "hello",
-         "yes", "no", ".", ",", "i", "am", "fine"] + [str(k) for k in range(1, 10)]  # fmt: skip
 PROMPTS = ["<s1> oh my god! </s> now <s1> feels", "<s1> hello. <s2> yes, i am fine. </s> now <s2> feels",
            "<s2> no! </s> now <s2> feels"]  # fmt: skip
 NAME = "tiny-mpnet"
-
-
-def tiny_base_folder(folder):
-    from transformers import MPNetConfig, MPNetModel, MPNetTokenizer
-
-    torch.manual_seed(0)
-    config = MPNetConfig(vocab_size=len(WORDS), hidden_size=16, num_hidden_layers=3, num_attention_heads=2,
-                         intermediate_size=32, max_position_embeddings=66)  # fmt: skip
-    MPNetModel(config).save_pretrained(folder)
-    MPNetTokenizer(vocab={word: index for index, word in enumerate(WORDS)}).save_pretrained(folder)
-    return folder
 
 
 def sha256(data: bytes) -> str:
@@ -48,7 +36,7 @@ def sha256(data: bytes) -> str:
 @pytest.fixture()
 def tiny_base(tmp_path, monkeypatch):
     """A PipBase whose two pieces are installed (fake dist-infos on sys.path); TELME_CACHE in tmp."""
-    source = tiny_base_folder(tmp_path / "source")
+    source = save_tiny_mpnet(tmp_path / "source")
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for path in sorted(source.iterdir()):
@@ -90,7 +78,7 @@ def save_tiny_bundle(model, tokenizer, base, folder, half=False):
     profile = dataclasses.replace(CLEAN, max_text_tokens=32)
     telme = TelME(teacher=model.teacher, labels=MELD_LABELS, profile=profile, tokenizer=tokenizer,
                   trained={"teacher": True}, name="tiny-base")  # fmt: skip
-    return save_bundle(telme, folder, half=half, base_delta=base_delta(model, len(WORDS), base))
+    return save_bundle(telme, folder, half=half, base_delta=base_delta(model, len(TINY_MPNET_WORDS), base))
 
 
 def test_the_base_is_joined_unpacked_and_stamped_once(tiny_base, tmp_path):
@@ -182,8 +170,8 @@ def test_the_last_layer_at_the_mask_equals_the_full_layer(tiny_base):
 
 def test_distinct_speaker_rows_differ(tiny_base):
     teacher, _ = teacher_from_pretrained(base_folder(tiny_base), 7, speaker_init="distinct")
-    rows = teacher.text_model.embeddings.word_embeddings.weight[len(WORDS):]  # (9, H)
+    rows = teacher.text_model.embeddings.word_embeddings.weight[len(TINY_MPNET_WORDS):]  # (9, H)
     assert rows.shape == (9, 16) and torch.cdist(rows, rows).add(torch.eye(9)).min() > 1e-3
     mean_init, _ = teacher_from_pretrained(base_folder(tiny_base), 7)
-    same = mean_init.text_model.embeddings.word_embeddings.weight[len(WORDS):]
+    same = mean_init.text_model.embeddings.word_embeddings.weight[len(TINY_MPNET_WORDS):]
     assert torch.equal(same[0], same[8])

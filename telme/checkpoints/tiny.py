@@ -74,3 +74,20 @@ def tiny_model(labels=MELD_LABELS, seed: int = 0, parts=PARTS, mark_trained: boo
     model = build_model(configs, labels, tiny_profile(), OfficialRobertaTokenizer.default(), trained, name="telme-tiny")
     model.card = {"source": "random tiny model (tests only)", "seed": seed}
     return model
+
+
+TINY_MPNET_WORDS = ("<s>", "<pad>", "</s>", "[UNK]", "<mask>", "now", "feels", "oh", "my", "god", "!", "speaker",
+                    "hello", "yes", "no", ".", ",", "i", "am", "fine") + tuple(str(k) for k in range(1, 10))  # fmt: skip
+
+
+def save_tiny_mpnet(folder, seed: int = 0):
+    """A random 3-layer, 16-d MPNet with a 29-word tokenizer, saved as a pretrained folder (a stand-in
+    for all-mpnet-base-v2 in tests of telme.training.upper and of bundles on a pip base)."""
+    from transformers import MPNetConfig, MPNetModel, MPNetTokenizer
+
+    torch.manual_seed(seed)
+    config = MPNetConfig(vocab_size=len(TINY_MPNET_WORDS), hidden_size=16, num_hidden_layers=3, num_attention_heads=2,
+                         intermediate_size=32, max_position_embeddings=66)  # fmt: skip
+    MPNetModel(config).save_pretrained(folder)
+    MPNetTokenizer(vocab={word: index for index, word in enumerate(TINY_MPNET_WORDS)}).save_pretrained(folder)
+    return folder

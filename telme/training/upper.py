@@ -236,8 +236,8 @@ def fit_upper(model: UpperTeacher, train, dev, cfg: UpperConfig, class_weights=N
 
 def _evaluate(model, dev_states, dev_labels, cfg, state, out: Path, epoch: int) -> None:
     scores = score_dev(model, dev_states, dev_labels, cfg.batch_size, cfg.bf16)
-    row = {"step": state["step"], "epoch": epoch, **{k: scores[k] for k in ("weighted_f1", "macro_f1", "accuracy")},
-           "per_class_f1": [round(row["f1"], 2) for row in scores["per_class"]],
+    row = {"step": state["step"], "epoch": epoch, **{k: float(scores[k]) for k in ("weighted_f1", "macro_f1", "accuracy")},
+           "per_class_f1": [round(float(row["f1"]), 2) for row in scores["per_class"]],
            "seconds": round(state["seconds"], 1)}  # fmt: skip
     state["history"].append(row)
     selection = row["weighted_f1"] + row["macro_f1"]
@@ -249,7 +249,7 @@ def _evaluate(model, dev_states, dev_labels, cfg, state, out: Path, epoch: int) 
 
 def _checkpoint(model, optimizer, scheduler, state, out: Path) -> None:
     payload = {"model": model.trainable_state(), "optimizer": optimizer.state_dict(),
-               "scheduler": scheduler.state_dict(), "state": state}  # fmt: skip
+               "scheduler": scheduler.state_dict(), "state": json.dumps(state)}  # fmt: skip
     torch.save(payload, out / f"{LAST_FILE}.tmp")
     (out / f"{LAST_FILE}.tmp").rename(out / LAST_FILE)
     (out / STATE_FILE).write_text(json.dumps(state, indent=1))
@@ -262,7 +262,7 @@ def _resume(model, optimizer, scheduler, out: Path) -> dict:
         model.load_state_dict(payload["model"], strict=False)
         optimizer.load_state_dict(payload["optimizer"])
         scheduler.load_state_dict(payload["scheduler"])
-        state.update(payload["state"])
+        state.update(json.loads(payload["state"]))
         print(f"resumed from {out / LAST_FILE} at step {state['step']}", flush=True)
     return state
 

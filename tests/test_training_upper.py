@@ -1,0 +1,85 @@
+"""telme.training.upper on a tiny random MPNet: cached lower states, LoRA upper layers, resume."""
+
+import json
+
+import pytest
+import torch
+
+from telme.checkpoints.tiny import save_tiny_mpnet
+from telme.labels import MELD_LABELS
+from telme.training.pretrained import teacher_from_pretrained
+from telme.training.text_data import TextExample
+from telme.training.upper import CACHE_SHARD, UpperConfig, UpperTeacher, fit_upper, lower_states
+
+
+class Interrupted(RuntimeError):
+    pass
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return save_tiny_mpnet(tmp_path_factory.mktemp("base") / "tiny-mpnet")
+
+
+def examples(tokenizer, count=40):
+    prompts = ["<s1> oh my god! </s> now <s1> feels", "<s1> hello. <s2> yes, i am fine. </s> now <s2> feels",
+               "<s2> no! </s> now <s2> feels", "<s1> i am fine. </s> now <s1> feels"]  # fmt: skip
+    return [TextExample(f"x{i}", tuple(tokenizer.encode(prompts[i % 4]) + [tokenizer.mask_id]), i % len(MELD_LABELS))
+            for i in range(count)]  # fmt: skip
+
+
+def setup(folder, out):
+    torch.manual_seed(0)
+    teacher, tokenizer = teacher_from_pretrained(folder, len(MELD_LABELS), speaker_init="distinct")
+    data = examples(tokenizer)
+    states = lower_states(teacher.text_model, data, 2, out / "cache", batch_size=8, bf16=False)
+    model = UpperTeacher(teacher, frozen=2, rank=4, alpha=8.0)
+    cfg = UpperConfig(output_dir=str(out), frozen=2, rank=4, alpha=8.0, epochs=2, batch_size=8, lr=1e-2,
+                      eval_every=3, checkpoint_every=2, bf16=False)  # fmt: skip
+    labels = [e.label for e in data]
+    return model, cfg, (states, labels), (states[:16], labels[:16])
+
+
+def test_an_interrupted_run_resumes_to_the_same_weights(folder, tmp_path):
+    model, cfg, train, dev = setup(folder, tmp_path / "straight")
+    fit_upper(model, train, dev, cfg)
+    straight = model.trainable_state()
+
+    model, cfg, train, dev = setup(folder, tmp_path / "resumed")
+
+    def killed_at_step_five(step, done, total):  # after step 5's update, before its checkpoint
+        if (step, done) == ("train epoch 1", 5):
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        fit_upper(model, train, dev, cfg, progress=killed_at_step_five)
+    assert json.loads((tmp_path / "resumed" / "state.json").read_text())["step"] == 4  # the last checkpoint
+    model, cfg, train, dev = setup(folder, tmp_path / "resumed")  # a new process: fresh model, same folder
+    state = fit_upper(model, train, dev, cfg)
+    assert state["step"] == 10
+    assert all(torch.equal(straight[name], tensor) for name, tensor in model.trainable_state().items())
+    log = [json.loads(line) for line in (tmp_path / "resumed" / "log.jsonl").read_text().splitlines()]
+    assert [row["step"] for row in log] == [1, 2, 3, 4, 5, 5, 6, 7, 8, 9, 10]  # step 5 ran again after the resume
+    assert [row["step"] for row in state["history"]] == [3, 5, 6, 9, 10]  # every 3 steps and each epoch's end
+
+
+def test_training_moves_only_the_upper_layers_and_the_head(folder, tmp_path):
+    model, cfg, train, dev = setup(folder, tmp_path)
+    before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+    fit_upper(model, train, dev, cfg)
+    changed = {name for name, tensor in model.state_dict().items() if not torch.equal(before[name], tensor)}
+    assert changed and all(name.startswith(("teacher.W.", "teacher.classifier.", "teacher.text_model.encoder.layer.2."))
+                           for name in changed)  # fmt: skip
+    assert not any(name.endswith(".base.weight") for name in changed)  # adapters learn, base weights stay
+
+
+def test_cached_states_are_reused_by_shard(folder, tmp_path):
+    teacher, tokenizer = teacher_from_pretrained(folder, len(MELD_LABELS))
+    data = examples(tokenizer, count=12)
+    first = lower_states(teacher.text_model, data, 2, tmp_path, bf16=False)
+    assert [s.shape[0] for s in first] == [len(e.input_ids) for e in data] and len(data) < CACHE_SHARD
+    (tmp_path / "states-000.pt").touch()
+    stamp = (tmp_path / "states-000.pt").stat().st_mtime_ns
+    again = lower_states(teacher.text_model, data, 2, tmp_path, bf16=False)
+    assert (tmp_path / "states-000.pt").stat().st_mtime_ns == stamp  # read back, not recomputed
+    assert all(torch.equal(a, b) for a, b in zip(first, again))
