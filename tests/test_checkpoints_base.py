@@ -175,3 +175,17 @@ def test_distinct_speaker_rows_differ(tiny_base):
     mean_init, _ = teacher_from_pretrained(base_folder(tiny_base), 7)
     same = mean_init.text_model.embeddings.word_embeddings.weight[len(TINY_MPNET_WORDS):]
     assert torch.equal(same[0], same[8])
+
+
+def test_a_hub_id_loads_a_base_bundle_from_the_cache_offline(tiny_base, tmp_path, monkeypatch):
+    commit = "89abcdef0123456789abcdef0123456789abcdef"
+    model, tokenizer = trained_upper(base_folder(tiny_base))
+    repo_folder = tmp_path / "hub" / "models--telme--tiny-base"
+    save_tiny_bundle(model, tokenizer, tiny_base, repo_folder / "snapshots" / commit)
+    (repo_folder / "refs").mkdir()
+    (repo_folder / "refs" / "main").write_text(commit)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    loaded = load_bundle("telme/tiny-base", revision=commit, cache_dir=tmp_path / "hub")
+    ids, mask = encoded(tokenizer)
+    with torch.no_grad():
+        assert torch.allclose(loaded.teacher(ids, mask)[1], model.teacher(ids, mask)[1], atol=1e-5)
