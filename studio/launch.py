@@ -77,7 +77,7 @@ def parse_args(argv=None):
     env = os.environ.get
     parser = argparse.ArgumentParser(description="TelME studio: what each speaker of a conversation feels.")
     parser.add_argument("--weights", default=env("TELME_WEIGHTS"),
-                        help="bundle folder, official release folder or Hub repo id (default: checkpoints/telme-mini-meld)")
+                        help="bundle folder, official release folder or Hub repo id (default: checkpoints/telme-mpnet-meld; fast: checkpoints/telme-mini-meld)")
     parser.add_argument("--dataset", default=env("TELME_DATASET", "meld"), choices=["meld", "iemocap"],
                         help="label set of an official release folder (bundles carry their own)")
     parser.add_argument("--device", default=env("TELME_DEVICE"), help="cpu or cuda (default: cuda when available)")

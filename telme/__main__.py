@@ -168,7 +168,7 @@ def run_evaluate(args) -> int:
 
 def add_model_arguments(parser, dataset_help):
     parser.add_argument("--weights", help="bundle folder, official release folder or Hub repo id[@revision] "
-                                          "(default: checkpoints/telme-mini-meld)")
+                                          "(default: checkpoints/telme-mpnet-meld; fast: checkpoints/telme-mini-meld)")
     parser.add_argument("--dataset", choices=("meld", "iemocap"), help=dataset_help)
     parser.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: CUDA when available)")
     parser.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"),

@@ -8,6 +8,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from telme.checkpoints import (
+    DEFAULT_BUNDLE,
     CheckpointError,
     LabelCountMismatch,
     MissingCheckpoint,
@@ -139,7 +140,7 @@ def test_load_model_dispatch(model, bundle, tmp_path, monkeypatch):
     with pytest.raises(MissingCheckpoint, match="telme/nothing-here@"):
         load_model(f"telme/nothing-here@{COMMIT}")
     (tmp_path / "checkpoints").mkdir()
-    save_bundle(model, tmp_path / "checkpoints" / "telme-mini-meld")
+    save_bundle(model, tmp_path / DEFAULT_BUNDLE)
     assert load_model().labels == model.labels
 
 

@@ -1,4 +1,4 @@
-"""The shipped TelME-mini bundle (MELD, the default) loads and repeats its card's predictions.
+"""The shipped TelME-mini bundle (MELD, the fast option) loads and repeats its card's predictions.
 
 The IEMOCAP bundle is not shipped (`DATASET=iemocap scripts/train_telme_mini.sh` builds it); when
 built locally it is tested the same way.
@@ -40,12 +40,11 @@ def test_bundle_is_small_and_says_what_is_missing(bundle):
     assert (folder / "MODEL_CARD.md").is_file()
 
 
-def test_default_model_is_telme_mini_meld(monkeypatch):
-    from telme.checkpoints import default_bundle_path
+def test_telme_mini_meld_is_the_fast_option():
+    from telme.checkpoints import FAST_BUNDLE
 
     load("meld")
-    monkeypatch.chdir(CHECKPOINTS.parent)
-    assert default_bundle_path().resolve() == BUNDLES["meld"].resolve()
+    assert (CHECKPOINTS.parent / FAST_BUNDLE).resolve() == BUNDLES["meld"].resolve()
 
 
 def recorded_dialogues(dataset, folder, data_dir):

@@ -64,3 +64,10 @@ def test_regression_predictions_match_the_model_card(model, data_dir):
     for now, then in zip(rows, recorded["rows"]):
         assert now["probs"] == pytest.approx(then["probs"], abs=1e-4)
     assert model.live_modalities == ("text",) and model.profile.max_text_tokens == 64
+
+
+def test_the_default_model_is_the_mpnet_bundle(config, monkeypatch):
+    from telme.checkpoints import default_bundle_path
+
+    monkeypatch.chdir(BUNDLE.parents[1])
+    assert default_bundle_path().resolve() == BUNDLE.resolve()

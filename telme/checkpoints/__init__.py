@@ -26,13 +26,14 @@ from telme.checkpoints.errors import (
 )
 from telme.checkpoints.official import OFFICIAL_FILES, load_official
 
-DEFAULT_BUNDLE = Path("checkpoints") / "telme-mini-meld"  # looked up in the working dir, then the repo
+DEFAULT_BUNDLE = Path("checkpoints") / "telme-mpnet-meld"  # looked up in the working dir, then the repo
+FAST_BUNDLE = Path("checkpoints") / "telme-mini-meld"  # MiniLM-L6: about 3x cheaper per utterance, weaker
 
 
 def load_model(spec=None, dataset: str = "meld", revision: str | None = None, backbones: dict | None = None) -> TelME:
     """Load weights from whatever `spec` names.
 
-    spec: None (the default bundle checkpoints/telme-mini-meld), a bundle folder (has
+    spec: None (the default bundle checkpoints/telme-mpnet-meld), a bundle folder (has
     config.json), an official release folder (has teacher.bin or save_model/teacher.bin), or a
     Hub repo id "owner/name" or "owner/name@revision". `dataset` and `backbones` apply to
     official folders only; `revision` to repo ids.
@@ -51,7 +52,7 @@ def load_model(spec=None, dataset: str = "meld", revision: str | None = None, ba
 
 
 def default_bundle_path() -> Path:
-    """checkpoints/telme-mini-meld in the working directory or next to the telme package."""
+    """checkpoints/telme-mpnet-meld in the working directory or next to the telme package."""
     candidates = [Path.cwd() / DEFAULT_BUNDLE, Path(__file__).resolve().parents[2] / DEFAULT_BUNDLE]
     for candidate in candidates:
         if (candidate / CONFIG_FILE).is_file():
@@ -62,6 +63,7 @@ def default_bundle_path() -> Path:
 __all__ = [
     "CheckpointError",
     "DEFAULT_BUNDLE",
+    "FAST_BUNDLE",
     "KeyMismatch",
     "LabelCountMismatch",
     "MissingCheckpoint",

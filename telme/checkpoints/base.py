@@ -24,7 +24,6 @@ import torch
 
 from telme.cache import CHUNK, cache_folder, join_parts
 from telme.checkpoints.errors import CheckpointError
-from telme.errors import UserError
 
 WORD_EMBEDDINGS = "embeddings.word_embeddings.weight"
 DROPPED_KEYS = ("embeddings.position_ids",)  # a buffer older checkpoints saved; rebuilt by transformers
@@ -32,8 +31,9 @@ SPEAKER_ROWS = "speaker_rows"  # the rows of the grown embedding matrix beyond t
 STAMP = ".telme-verified.json"  # in an unpacked base folder: the weights' sha256, size and mtime
 
 
-class MissingBasePackage(UserError):
-    """The pip packages that carry a bundle's base encoder are not installed (or another version)."""
+class MissingBasePackage(CheckpointError):
+    """The pip packages that carry a bundle's base encoder are not installed (or another version);
+    a CheckpointError, so the app starts and shows the message instead of a model."""
 
     def __init__(self, base, detail):
         pins = " ".join(f"{name}=={base.version}" for name in base.packages)
