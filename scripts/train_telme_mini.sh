@@ -8,12 +8,7 @@
 # Re-running the same command resumes from RUN/teacher/last after the last finished epoch.
 # Usage: [DATASET=meld|iemocap] [MAX_TOKENS=96] [EPOCHS=3] scripts/train_telme_mini.sh [DATA_DIR] [RUN_DIR] [BUNDLE_DIR]
 set -euo pipefail
-DATASET=${DATASET:-meld}
-case "$DATASET" in
-  meld) TRAIN=train_sent_emo.csv; DEV=dev_sent_emo.csv ;;
-  iemocap) TRAIN=iemocap_train.csv; DEV=iemocap_dev.csv ;;
-  *) echo "error: DATASET must be meld or iemocap, not $DATASET" >&2; exit 1 ;;
-esac
+source "$(dirname "$0")/dataset_files.sh"
 DATA=${1:-../shared/data/$DATASET}
 RUN=${2:-runs/telme-mini-$DATASET}
 BUNDLE=${3:-checkpoints/telme-mini-$DATASET}

@@ -9,27 +9,24 @@
 # done it only exports the bundle again.
 # IEMOCAP (six labels): DATASET=iemocap, with iemocap_train.csv / iemocap_dev.csv in DATA_DIR; not run
 # in this project (no bundle).
-# Usage: [DATASET=meld|iemocap] [MAX_TOKENS=64] [FROZEN=10] [EPOCHS=1] scripts/train_telme_mpnet.sh [DATA_DIR] [RUN_DIR] [BUNDLE_DIR]
+# The defaults are the shipped bundle's run (run 2 of its card: 2 epochs, lr 1e-3).
+# Usage: [DATASET=meld|iemocap] [MAX_TOKENS=64] [FROZEN=10] [EPOCHS=2] [LR=1e-3] scripts/train_telme_mpnet.sh [DATA_DIR] [RUN_DIR] [BUNDLE_DIR]
 set -euo pipefail
-DATASET=${DATASET:-meld}
-case "$DATASET" in
-  meld) TRAIN=train_sent_emo.csv; DEV=dev_sent_emo.csv ;;
-  iemocap) TRAIN=iemocap_train.csv; DEV=iemocap_dev.csv ;;
-  *) echo "error: DATASET must be meld or iemocap, not $DATASET" >&2; exit 1 ;;
-esac
+source "$(dirname "$0")/dataset_files.sh"
 DATA=${1:-../shared/data/$DATASET}
 RUN=${2:-runs/telme-mpnet-$DATASET}
 BUNDLE=${3:-checkpoints/telme-mpnet-$DATASET}
 MAX_TOKENS=${MAX_TOKENS:-64}
 FROZEN=${FROZEN:-10}
-EPOCHS=${EPOCHS:-1}
+EPOCHS=${EPOCHS:-2}
+LR=${LR:-1e-3}
 mkdir -p "$RUN"
 python -m telme train-upper \
   --dataset "$DATASET" \
   --train "$DATA/$TRAIN" --dev "$DATA/$DEV" --output "$RUN" \
   --max-tokens "$MAX_TOKENS" --frozen "$FROZEN" --rank 16 --alpha 32 \
-  --epochs "$EPOCHS" --batch-size 32 --lr 5e-4 --warmup-ratio 0.1 --class-weight-power 0.5 \
-  --eval-every 50 --checkpoint-every 25 --seed 42 --threads 2 \
+  --epochs "$EPOCHS" --batch-size 32 --lr "$LR" --warmup-ratio 0.1 --class-weight-power 0.5 \
+  --eval-every 100 --checkpoint-every 25 --seed 42 --threads 2 \
   --export "$BUNDLE" \
-  --command "DATASET=$DATASET MAX_TOKENS=$MAX_TOKENS FROZEN=$FROZEN EPOCHS=$EPOCHS scripts/train_telme_mpnet.sh $DATA $RUN $BUNDLE" \
+  --command "DATASET=$DATASET MAX_TOKENS=$MAX_TOKENS FROZEN=$FROZEN EPOCHS=$EPOCHS LR=$LR scripts/train_telme_mpnet.sh $DATA $RUN $BUNDLE" \
   2>&1 | tee -a "$RUN/train.log"
