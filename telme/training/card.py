@@ -60,15 +60,46 @@ def regression_predictions(model, dialogues, keys=None) -> list[dict]:
     return rows
 
 
+def score_bundle(bundle_dir, dev_csv, dataset: str):
+    """Load the bundle as users will, score the dev split, write eval_dev.json and regression.json;
+    returns (model, report, regression rows)."""
+    from telme.checkpoints import load_bundle
+    from telme.data import read_split
+    from telme.evaluation import evaluate
+
+    bundle_dir = Path(bundle_dir)
+    model = load_bundle(bundle_dir)
+    dialogues = read_split(dev_csv, dataset)
+    report = evaluate(model, dialogues, device="cpu").report.to_dict()
+    (bundle_dir / REPORT_FILE).write_text(json.dumps(report, indent=1))
+    rows = regression_predictions(model, dialogues[:REGRESSION_DIALOGUES])
+    if not DATASETS[dataset]["ship_gold"]:  # IEMOCAP's annotations are not ours to redistribute
+        rows = [{key: value for key, value in row.items() if key != "gold"} for row in rows]
+    (bundle_dir / REGRESSION_FILE).write_text(json.dumps({"split": Path(dev_csv).name, "rows": rows}, indent=1))
+    return model, report, rows
+
+
+def bundle_size_mb(bundle_dir) -> float:
+    return sum(p.stat().st_size for p in Path(bundle_dir).rglob("*") if p.is_file()) / 2**20
+
+
+def per_class_table(report) -> str:
+    """The card's per-class rows: | label | precision | recall | F1 | support |."""
+    return "\n".join(f"| {label} | {row['precision']:.2f} | {row['recall']:.2f} | {row['f1']:.2f} | {row['support']} |"
+                     for label, row in report["per_class"].items())  # fmt: skip
+
+
+def regression_table(rows) -> str:
+    """The card's regression rows: | utterance | gold | predicted | p |."""
+    return "\n".join(f"| {r['key']} | {r.get('gold', '-')} | {r['predicted']} | {max(r['probs']):.3f} |" for r in rows)
+
+
 def card_text(name, state, report, rows, command, config, size_mb, note="", dataset="meld") -> str:
-    per_class = "\n".join(
-        f"| {label} | {row['precision']:.2f} | {row['recall']:.2f} | {row['f1']:.2f} | {row['support']} |"
-        for label, row in report["per_class"].items()
-    )
+    per_class = per_class_table(report)
     history = "\n".join(
         f"| {h['epoch']} | {h['train_loss']:.4f} | {h['weighted_f1']:.2f} | {h['macro_f1']:.2f} |" for h in state["history"]
     )
-    regression = "\n".join(f"| {r['key']} | {r.get('gold', '-')} | {r['predicted']} | {max(r['probs']):.3f} |" for r in rows)
+    regression = regression_table(rows)
     return CARD.format(name=name, command=command, weighted=report["weighted_f1"], macro=report["macro_f1"],
                        accuracy=report["accuracy"], per_class=per_class, history=history, regression=regression,
                        best_epoch=state["best_epoch"], minutes=state.get("seconds", 0) / 60, size=size_mb,
@@ -78,9 +109,6 @@ def card_text(name, state, report, rows, command, config, size_mb, note="", data
 
 
 def export_with_card(run_dir, bundle_dir, dev_csv, command: str, name: str, note: str = "") -> dict:
-    from telme.checkpoints import load_bundle
-    from telme.data import read_split
-    from telme.evaluation import evaluate
     from telme.training.pipeline import export_run, read_run
 
     run_dir, bundle_dir = Path(run_dir), Path(bundle_dir)
@@ -91,16 +119,9 @@ def export_with_card(run_dir, bundle_dir, dev_csv, command: str, name: str, note
             "why_no_audio": f"no {corpus} media on the training machines", "why_no_video": f"no {corpus} media on the training machines",
             "why_no_fusion": "needs trained audio and video students"}  # fmt: skip
     export_run(run_dir, bundle_dir, name, card)
-    model = load_bundle(bundle_dir)
-    dialogues = read_split(dev_csv, dataset)
-    report = evaluate(model, dialogues, device="cpu").report.to_dict()
-    (bundle_dir / REPORT_FILE).write_text(json.dumps(report, indent=1))
-    rows = regression_predictions(model, dialogues[:REGRESSION_DIALOGUES])
-    if not DATASETS[dataset]["ship_gold"]:  # IEMOCAP's annotations are not ours to redistribute
-        rows = [{key: value for key, value in row.items() if key != "gold"} for row in rows]
-    (bundle_dir / REGRESSION_FILE).write_text(json.dumps({"split": Path(dev_csv).name, "rows": rows}, indent=1))
+    _, report, rows = score_bundle(bundle_dir, dev_csv, dataset)
     config = json.loads((bundle_dir / "config.json").read_text())
-    size_mb = sum(p.stat().st_size for p in bundle_dir.rglob("*") if p.is_file()) / 2**20
+    size_mb = bundle_size_mb(bundle_dir)
     (bundle_dir / "MODEL_CARD.md").write_text(card_text(name, state, report, rows, command, config, size_mb, note, dataset))
     return report
 

@@ -92,7 +92,8 @@ def run_train_upper(args) -> int:
 
 def export(args, model, tokenizer, profile, labels, state) -> None:
     from telme.training.upper import load_best
-    from telme.training.upper_export import MAX_BUNDLE_MB, bundle_size_mb, export_upper, write_reports
+    from telme.training.card import bundle_size_mb
+    from telme.training.upper_export import MAX_BUNDLE_MB, export_upper, write_reports
 
     load_best(model, args.output)
     corpus = args.dataset.upper() if args.dataset == "meld" else "IEMOCAP"

@@ -12,17 +12,14 @@ from pathlib import Path
 
 from telme.checkpoints.base import MPNET_BASE, BaseDelta, BaseMismatch, changed_teacher_state
 from telme.models.lora import adapter_state
-from telme.training.card import REGRESSION_DIALOGUES, REGRESSION_FILE, REPORT_FILE, regression_predictions
+from telme.training.card import bundle_size_mb, per_class_table, regression_table, score_bundle
 
 MAX_BUNDLE_MB = 5.0  # the tree's budget for this bundle
 
 
 def weights_sha256(folder, base=MPNET_BASE) -> str:
-    digest = hashlib.sha256()
     with open(Path(folder) / base.weights, "rb") as handle:
-        while block := handle.read(1 << 22):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def base_delta(model, base_vocab: int, base=MPNET_BASE) -> BaseDelta:
@@ -52,35 +49,20 @@ def export_upper(model, tokenizer, profile, labels, init_folder, bundle_dir, nam
 
 def write_reports(bundle_dir, dev_csv, dataset: str, state: dict, command: str, note: str = "") -> dict:
     """Load the bundle as users will, score dev, write eval_dev.json, regression.json and MODEL_CARD.md."""
-    from telme.checkpoints import load_bundle
-    from telme.data import read_split
-    from telme.evaluation import evaluate
-
-    bundle_dir = Path(bundle_dir)
-    model = load_bundle(bundle_dir)
-    dialogues = read_split(dev_csv, dataset)
-    report = evaluate(model, dialogues, device="cpu").report.to_dict()
-    (bundle_dir / REPORT_FILE).write_text(json.dumps(report, indent=1))
-    rows = regression_predictions(model, dialogues[:REGRESSION_DIALOGUES])
-    (bundle_dir / REGRESSION_FILE).write_text(json.dumps({"split": Path(dev_csv).name, "rows": rows}, indent=1))
-    size_mb = bundle_size_mb(bundle_dir)
-    (bundle_dir / "MODEL_CARD.md").write_text(card_text(model, state, report, rows, command, size_mb, note))
+    model, report, rows = score_bundle(bundle_dir, dev_csv, dataset)
+    card = card_text(model, state, report, rows, command, bundle_size_mb(bundle_dir), note)
+    (Path(bundle_dir) / "MODEL_CARD.md").write_text(card)
     return report
-
-
-def bundle_size_mb(bundle_dir) -> float:
-    return sum(p.stat().st_size for p in Path(bundle_dir).rglob("*") if p.is_file()) / 2**20
 
 
 def card_text(model, state, report, rows, command, size_mb, note) -> str:
     labels = list(report["per_class"])
-    per_class = "\n".join(f"| {label} | {r['precision']:.2f} | {r['recall']:.2f} | {r['f1']:.2f} | {r['support']} |"
-                          for label, r in report["per_class"].items())  # fmt: skip
+    per_class = per_class_table(report)
     matrix = "\n".join(f"| **{gold}** | " + " | ".join(str(n) for n in row) + " |"
                        for gold, row in zip(labels, report["confusion"]))  # fmt: skip
     history = "\n".join(f"| {h['step']} | {h['epoch']} | {h['weighted_f1']:.2f} | {h['macro_f1']:.2f} | "
                         f"{h['seconds'] / 60:.0f} |" for h in state["history"])  # fmt: skip
-    regression = "\n".join(f"| {r['key']} | {r['gold']} | {r['predicted']} | {max(r['probs']):.3f} |" for r in rows)
+    regression = regression_table(rows)
     entry = json.loads((Path(model.card["loaded_from"]) / "config.json").read_text())["teacher_base"]
     return CARD.format(name=model.name, command=command, weighted=report["weighted_f1"], macro=report["macro_f1"],
                        accuracy=report["accuracy"], per_class=per_class, history=history, regression=regression,
