@@ -7,6 +7,7 @@ random bundle whose parts are marked trained; its students are slowed by a delay
 
 import socket
 import time
+from contextlib import contextmanager
 from dataclasses import replace
 
 import pytest
@@ -27,10 +28,28 @@ def slowed(forward, seconds):
     return forward_later
 
 
+class Gate:
+    """Holds the audio student's forwards after the first `after` until a run is cancelled, so the test
+    cannot lose the race between its Cancel click and the students finishing (a loaded machine)."""
+
+    def __init__(self):
+        self.after = None  # None: open
+        self.runs = []  # every run the studio tracked
+
+    def held(self, forward, recognizer):
+        def forward_when_open(*args, **kwargs):
+            give_up = time.monotonic() + 60
+            while (self.after is not None and recognizer.stats.audio_forwards >= self.after
+                   and not any(run.cancelled for run in self.runs) and time.monotonic() < give_up):
+                time.sleep(0.02)
+            return forward(*args, **kwargs)
+        return forward_when_open
+
+
 @pytest.fixture(scope="module")
 def slow_app(tmp_path_factory):
-    """(url, recognizer) of the studio served on loopback with slow students."""
-    from studio import launch
+    """(url, recognizer, gate) of the studio served on loopback with slow students."""
+    from studio import handlers, launch
     from telme.checkpoints import save_bundle
     from telme.checkpoints.tiny import tiny_model
     from telme.inference import Recognizer
@@ -41,13 +60,26 @@ def slow_app(tmp_path_factory):
     recognizer = Recognizer(services.recognizer.model, device="cpu", batch_size=BATCH)
     for student in (recognizer.model.audio, recognizer.model.video):
         student.forward = slowed(student.forward, STUDENT_DELAY)
+    gate = Gate()
+    recognizer.model.audio.forward = gate.held(recognizer.model.audio.forward, recognizer)
+
+    class GatedRuns(handlers.Runs):
+        @contextmanager
+        def track(self, owner):
+            with super().track(owner) as run:
+                gate.runs.append(run)
+                yield run
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(handlers, "Runs", GatedRuns)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     demo = launch.create_app(args, services=replace(services, recognizer=recognizer))
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **launch.LAUNCH)
-    yield f"http://127.0.0.1:{port}/", recognizer
+    yield f"http://127.0.0.1:{port}/", recognizer, gate
     demo.close()
+    patch.undo()
 
 
 @pytest.fixture
@@ -55,7 +87,7 @@ def slow_page(browser, slow_app):  # noqa: F811 (the imported fixture)
     from test_browser_app import _open
 
     context, page = _open(browser, slow_app[0])
-    yield page, slow_app[1]
+    yield page, slow_app[1], slow_app[2]
     context.close()
 
 
@@ -92,8 +124,9 @@ def test_teacher_rows_show_while_the_students_work_and_cancel_stops_them(slow_pa
 
     from telme.labels import MELD_LABELS
 
-    page, recognizer = slow_page
+    page, recognizer, gate = slow_page
     recognizer.stats.reset()
+    gate.after = 2  # the third audio forward waits for the Cancel to reach the server
     expect(page.locator("#model-card")).to_contain_text("random tiny model (tests only)")  # not a real model
     page.get_by_text("example_conversation.srt").first.click()
     page.click("#analyse")
@@ -114,6 +147,7 @@ def test_teacher_rows_show_while_the_students_work_and_cancel_stops_them(slow_pa
     expect(page.locator("#status")).to_contain_text("audio student")
     page.click("#cancel")
     expect(page.locator("#status")).to_contain_text("cancelled after text teacher 10/10, audio student", timeout=30_000)
+    gate.after = None
     stopped = forwards(recognizer)
     time.sleep(4 * STUDENT_DELAY)
     assert forwards(recognizer) == stopped  # no forward after the cancel
@@ -132,7 +166,7 @@ def test_teacher_rows_show_while_the_students_work_and_cancel_stops_them(slow_pa
 def test_the_table_is_read_only_while_streaming_and_editable_when_done(slow_page):
     from playwright.sync_api import expect
 
-    page, recognizer = slow_page
+    page, recognizer, _ = slow_page
     recognizer.clear_cache()  # an earlier test's outputs would make the analysis instant
     page.get_by_text("example_conversation.srt").first.click()
     page.click("#analyse")
