@@ -1,6 +1,6 @@
 """Start the studio: options (flags with environment fallbacks), the shared services, the queued app.
 
-    python app.py [--weights W] [--dataset meld|iemocap] [--device D] [--asr-model M]
+    python app.py [--weights W] [--dataset meld|iemocap] [--device D] [--asr-model M] [--language L]
                   [--host H] [--port P] [--share] [--auth USER:PASS]
 """
 
@@ -47,7 +47,7 @@ def load_services(args):
 
     device = choose_device(args.device)
     decoder = ProbeOnce()
-    transcriber = WhisperTranscriber(model=args.asr_model, device=device.type)
+    transcriber = WhisperTranscriber(model=args.asr_model, device=device.type, language=args.language)
     shared = dict(to_dialogue=ClipToDialogue(decoder=decoder, transcriber=transcriber), decoder=decoder,
                   store=MediaStore(), workspaces=Workspaces())
     notice = ""
@@ -91,6 +91,8 @@ def parse_args(argv=None):
                         help="label set of an official release folder (bundles carry their own)")
     parser.add_argument("--device", default=env("TELME_DEVICE"), help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--asr-model", default=env("TELME_ASR_MODEL"), help="faster-whisper model name or folder")
+    parser.add_argument("--language", default=env("TELME_LANGUAGE", "en"),
+                        help="spoken language code for ASR (default: en, the teachers' language; 'auto' detects it)")
     parser.add_argument("--host", default=env("TELME_HOST", env("GRADIO_SERVER_NAME", "127.0.0.1")),
                         help="interface to serve on (a Space sets GRADIO_SERVER_NAME=0.0.0.0)")
     parser.add_argument("--port", type=int, default=int(env("TELME_PORT", env("GRADIO_SERVER_PORT", "7860"))))

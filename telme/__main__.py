@@ -109,7 +109,8 @@ def add_analyze_arguments(parser):
     parser.add_argument("--asr-model", help="base (default), tiny.en (faster), a CTranslate2 folder or a "
                                             "faster-whisper model name")
     parser.add_argument("--speakers", type=int, help="number of speakers, when known (at most 9)")
-    parser.add_argument("--language", help="spoken language code for ASR (default: detected)")
+    parser.add_argument("--language", help="spoken language code for ASR (default: en, the teachers' language; "
+                                           "'auto' detects it)")
     add_model_arguments(parser, "label set when --weights is an official release folder")
     parser.add_argument("--batch-size", type=int, help="utterances per backbone forward (default: 8; 2 for the "
                                                        "students in bf16 on CPU)")

@@ -87,6 +87,20 @@ def test_decoding_options_reach_faster_whisper_and_can_be_overridden():
         transcriber._model = RecordingModel()
         words = transcriber([0.0] * 16000)
         assert [(w.text, w.start, w.end) for w in words] == [("Hello.", 0.2, 0.6)]
-    assert default._model.keywords == {**asr.DECODE_OPTIONS, "language": None, "word_timestamps": True}
+    assert default._model.keywords == {**asr.DECODE_OPTIONS, "language": "en", "word_timestamps": True}
     assert custom._model.keywords["beam_size"] == 1
     assert custom._model.keywords["vad_parameters"] == asr.VAD_PARAMETERS  # the rest stay
+
+
+def test_the_language_is_english_unless_detection_or_another_is_asked_for():
+    detect, french = asr.WhisperTranscriber(language="auto"), asr.WhisperTranscriber(language="fr")
+    for transcriber in (detect, french):
+        transcriber._model = RecordingModel()
+    detect([0.0] * 16000)
+    assert detect._model.keywords["language"] is None  # Whisper detects it
+    french([0.0] * 16000)
+    assert french._model.keywords["language"] == "fr"
+    french([0.0] * 16000, language="auto")  # one call's language wins over the transcriber's
+    assert french._model.keywords["language"] is None
+    detect([0.0] * 16000, language="de")
+    assert detect._model.keywords["language"] == "de"

@@ -19,6 +19,10 @@ from telme.dialogue import Word
 from telme.media.errors import AsrModelUnavailable
 
 BEAM_SIZE = 5  # faster-whisper's default beam
+# Whisper is told the language unless asked to detect it ("auto"): every teacher is an English model
+# (RoBERTa-large, MPNet, MiniLM), so an utterance heard as another language has no meaningful emotion,
+# and on short synthetic speech Whisper base's detection sometimes hears English as Latin.
+DEFAULT_LANGUAGE = "en"
 DEFAULT_MODEL = "base"  # tune-set WER 0.112 vs 0.136 for tiny.en (scripts/bench_segmentation.py)
 OFFLINE_MODELS = ("base", "tiny.en")
 BASE_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"  # joined model.bin
@@ -85,12 +89,18 @@ def model_path(name):
     return str(name)
 
 
+def spoken_language(code):
+    """A language code for Whisper: None (detect) for "auto" or None."""
+    return None if code in (None, "", "auto") else code
+
+
 class WhisperTranscriber:
     """`transcriber(wave_16k, language=None, progress=None) -> list[Word]`, words in time order."""
 
-    def __init__(self, model=None, device="cpu", compute_type="int8", cpu_threads=0, options=None):
+    def __init__(self, model=None, device="cpu", compute_type="int8", cpu_threads=0, options=None,
+                 language=DEFAULT_LANGUAGE):
         self.model_name = model or DEFAULT_MODEL  # 'base', 'tiny.en', a folder or a name
-        self.options = {**DECODE_OPTIONS, **(options or {})}  # transcribe() keywords
+        self.options = {**DECODE_OPTIONS, "language": spoken_language(language), **(options or {})}  # transcribe() keywords
         self.device = device
         self.compute_type = compute_type  # int8 keeps CPU inference fast and small
         self.cpu_threads = cpu_threads  # 0: CTranslate2 decides
@@ -114,12 +124,9 @@ class WhisperTranscriber:
             raise AsrModelUnavailable(name, f"{type(error).__name__}: {error}") from error
 
     def __call__(self, wave, language=None, progress=None):
-        segments, info = self.model.transcribe(
-            np.asarray(wave, dtype=np.float32),
-            language=language,
-            word_timestamps=True,
-            **self.options,
-        )
+        """language: this call's language code, "auto" to detect; None: the transcriber's."""
+        options = {**self.options, **({"language": spoken_language(language)} if language else {})}
+        segments, info = self.model.transcribe(np.asarray(wave, dtype=np.float32), word_timestamps=True, **options)
         total = max(int(round(info.duration)), 1)
         words = []
         for segment in segments:
