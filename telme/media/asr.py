@@ -45,6 +45,7 @@ DECODE_OPTIONS = {  # faster-whisper transcribe() keywords; `WhisperTranscriber(
     "vad_filter": True,
     "vad_parameters": VAD_PARAMETERS,
     "condition_on_previous_text": False,  # avoids repeated hallucinated lines
+    "language": DEFAULT_LANGUAGE,  # None: Whisper detects it
 }
 
 
@@ -99,10 +100,11 @@ def spoken_language(code):
 class WhisperTranscriber:
     """`transcriber(wave_16k, language=None, progress=None) -> list[Word]`, words in time order."""
 
-    def __init__(self, model=None, device="cpu", compute_type="int8", cpu_threads=0, options=None,
-                 language=DEFAULT_LANGUAGE):
+    def __init__(self, model=None, device="cpu", compute_type="int8", cpu_threads=0, options=None, language=None):
+        """language: a code, "auto" to detect; None: DECODE_OPTIONS' (English)."""
         self.model_name = model or DEFAULT_MODEL  # 'base', 'tiny.en', a folder or a name
-        self.options = {**DECODE_OPTIONS, "language": spoken_language(language), **(options or {})}  # transcribe() keywords
+        chosen = {"language": spoken_language(language)} if language else {}
+        self.options = {**DECODE_OPTIONS, **chosen, **(options or {})}  # transcribe() keywords
         self.device = device
         self.compute_type = compute_type  # int8 keeps CPU inference fast and small
         self.cpu_threads = cpu_threads  # 0: CTranslate2 decides
