@@ -91,7 +91,7 @@ def parse_args(argv=None):
                         help="label set of an official release folder (bundles carry their own)")
     parser.add_argument("--device", default=env("TELME_DEVICE"), help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--asr-model", default=env("TELME_ASR_MODEL"), help="faster-whisper model name or folder")
-    parser.add_argument("--language", default=env("TELME_LANGUAGE", "en"),
+    parser.add_argument("--language", default=env("TELME_LANGUAGE"),
                         help="spoken language code for ASR (default: en, the teachers' language; 'auto' detects it)")
     parser.add_argument("--host", default=env("TELME_HOST", env("GRADIO_SERVER_NAME", "127.0.0.1")),
                         help="interface to serve on (a Space sets GRADIO_SERVER_NAME=0.0.0.0)")

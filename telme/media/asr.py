@@ -92,9 +92,10 @@ def model_path(name):
     return str(name)
 
 
-def spoken_language(code):
-    """A language code for Whisper: None (detect) for "auto" or None."""
-    return None if code in (None, "", "auto") else code
+def language_option(code) -> dict:
+    """transcribe()'s keyword for a chosen language: {} when none is chosen (the default stays),
+    None for "auto" (Whisper detects it), else the code."""
+    return {"language": None if code == "auto" else code} if code else {}
 
 
 class WhisperTranscriber:
@@ -103,8 +104,7 @@ class WhisperTranscriber:
     def __init__(self, model=None, device="cpu", compute_type="int8", cpu_threads=0, options=None, language=None):
         """language: a code, "auto" to detect; None: DECODE_OPTIONS' (English)."""
         self.model_name = model or DEFAULT_MODEL  # 'base', 'tiny.en', a folder or a name
-        chosen = {"language": spoken_language(language)} if language else {}
-        self.options = {**DECODE_OPTIONS, **chosen, **(options or {})}  # transcribe() keywords
+        self.options = {**DECODE_OPTIONS, **language_option(language), **(options or {})}  # transcribe() keywords
         self.device = device
         self.compute_type = compute_type  # int8 keeps CPU inference fast and small
         self.cpu_threads = cpu_threads  # 0: CTranslate2 decides
@@ -129,7 +129,7 @@ class WhisperTranscriber:
 
     def __call__(self, wave, language=None, progress=None):
         """language: this call's language code, "auto" to detect; None: the transcriber's."""
-        options = {**self.options, **({"language": spoken_language(language)} if language else {})}
+        options = {**self.options, **language_option(language)}
         segments, info = self.model.transcribe(np.asarray(wave, dtype=np.float32), word_timestamps=True, **options)
         total = max(int(round(info.duration)), 1)
         words = []

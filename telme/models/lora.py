@@ -31,10 +31,6 @@ class LoRAConfig:
     targets: tuple = LORA_TARGETS
     dropout: float = 0.05  # on the adapter's input, training only
 
-    @property
-    def scale(self) -> float:
-        return self.alpha / self.rank
-
     def to_dict(self) -> dict:
         return {**dataclasses.asdict(self), "layers": list(self.layers), "targets": list(self.targets)}
 
