@@ -10,7 +10,8 @@
 # IEMOCAP (six labels): DATASET=iemocap, with iemocap_train.csv / iemocap_dev.csv in DATA_DIR; not run
 # in this project (no bundle).
 # The defaults are the shipped bundle's run (run 2 of its card: 2 epochs, lr 1e-3).
-# Usage: [DATASET=meld|iemocap] [MAX_TOKENS=64] [FROZEN=10] [EPOCHS=2] [LR=1e-3] scripts/train_telme_mpnet.sh [DATA_DIR] [RUN_DIR] [BUNDLE_DIR]
+# EMA=0.99 selects and saves a moving average of the weights (telme.training.upper.WeightAverage).
+# Usage: [DATASET=meld|iemocap] [MAX_TOKENS=64] [FROZEN=10] [EPOCHS=2] [LR=1e-3] [EMA=0] scripts/train_telme_mpnet.sh [DATA_DIR] [RUN_DIR] [BUNDLE_DIR]
 set -euo pipefail
 source "$(dirname "$0")/dataset_files.sh"
 DATA=${1:-../shared/data/$DATASET}
@@ -20,13 +21,14 @@ MAX_TOKENS=${MAX_TOKENS:-64}
 FROZEN=${FROZEN:-10}
 EPOCHS=${EPOCHS:-2}
 LR=${LR:-1e-3}
+EMA=${EMA:-0}
 mkdir -p "$RUN"
 python -m telme train-upper \
   --dataset "$DATASET" \
   --train "$DATA/$TRAIN" --dev "$DATA/$DEV" --output "$RUN" \
   --max-tokens "$MAX_TOKENS" --frozen "$FROZEN" --rank 16 --alpha 32 \
-  --epochs "$EPOCHS" --batch-size 32 --lr "$LR" --warmup-ratio 0.1 --class-weight-power 0.5 \
+  --epochs "$EPOCHS" --batch-size 32 --lr "$LR" --warmup-ratio 0.1 --class-weight-power 0.5 --ema-decay "$EMA" \
   --eval-every 100 --checkpoint-every 25 --seed 42 --threads 2 \
   --export "$BUNDLE" \
-  --command "DATASET=$DATASET MAX_TOKENS=$MAX_TOKENS FROZEN=$FROZEN EPOCHS=$EPOCHS LR=$LR scripts/train_telme_mpnet.sh $DATA $RUN $BUNDLE" \
+  --command "DATASET=$DATASET MAX_TOKENS=$MAX_TOKENS FROZEN=$FROZEN EPOCHS=$EPOCHS LR=$LR EMA=$EMA scripts/train_telme_mpnet.sh $DATA $RUN $BUNDLE" \
   2>&1 | tee -a "$RUN/train.log"

@@ -9,7 +9,9 @@ from telme.checkpoints.tiny import save_tiny_mpnet
 from telme.labels import MELD_LABELS
 from telme.training.pretrained import teacher_from_pretrained
 from telme.training.text_data import TextExample
-from telme.training.upper import CACHE_SHARD, UpperConfig, UpperTeacher, fit_upper, lower_states
+from safetensors.torch import load_file
+
+from telme.training.upper import BEST_FILE, CACHE_SHARD, UpperConfig, UpperTeacher, fit_upper, lower_states
 
 
 class Interrupted(RuntimeError):
@@ -28,14 +30,14 @@ def examples(tokenizer, count=40):
             for i in range(count)]  # fmt: skip
 
 
-def setup(folder, out):
+def setup(folder, out, **overrides):
     torch.manual_seed(0)
     teacher, tokenizer = teacher_from_pretrained(folder, len(MELD_LABELS), speaker_init="distinct")
     data = examples(tokenizer)
     states = lower_states(teacher.text_model, data, 2, out / "cache", batch_size=8, bf16=False)
     model = UpperTeacher(teacher, frozen=2, rank=4, alpha=8.0)
     cfg = UpperConfig(output_dir=str(out), frozen=2, rank=4, alpha=8.0, epochs=2, batch_size=8, lr=1e-2,
-                      eval_every=3, checkpoint_every=2, bf16=False)  # fmt: skip
+                      eval_every=3, checkpoint_every=2, bf16=False, **overrides)  # fmt: skip
     labels = [e.label for e in data]
     return model, cfg, (states, labels), (states[:16], labels[:16])
 
@@ -61,6 +63,27 @@ def test_an_interrupted_run_resumes_to_the_same_weights(folder, tmp_path):
     log = [json.loads(line) for line in (tmp_path / "resumed" / "log.jsonl").read_text().splitlines()]
     assert [row["step"] for row in log] == [1, 2, 3, 4, 5, 5, 6, 7, 8, 9, 10]  # step 5 ran again after the resume
     assert [row["step"] for row in state["history"]] == [3, 5, 6, 9, 10]  # every 3 steps and each epoch's end
+
+
+def test_a_weight_average_is_selected_and_saved_and_survives_a_resume(folder, tmp_path):
+    def killed_at_step_seven(step, done, total):
+        if (step, done) == ("train epoch 2", 2):
+            raise Interrupted
+
+    model, cfg, train, dev = setup(folder, tmp_path / "straight", ema_decay=0.9)
+    straight = fit_upper(model, train, dev, cfg)
+    trained = model.trainable_state()
+    best = load_file(str(tmp_path / "straight" / BEST_FILE))
+    assert all("trained" in row for row in straight["history"])  # both scores recorded
+    assert any(not torch.equal(best[name], trained[name]) for name in best)  # the average, not the last weights
+    model, cfg, train, dev = setup(folder, tmp_path / "resumed", ema_decay=0.9)
+    with pytest.raises(Interrupted):
+        fit_upper(model, train, dev, cfg, progress=killed_at_step_seven)
+    model, cfg, train, dev = setup(folder, tmp_path / "resumed", ema_decay=0.9)
+    resumed = fit_upper(model, train, dev, cfg)
+    assert resumed["history"] == [row | {"seconds": r["seconds"]} for row, r in zip(straight["history"], resumed["history"])]
+    again = load_file(str(tmp_path / "resumed" / BEST_FILE))
+    assert all(torch.equal(best[name], again[name]) for name in best)  # the average was checkpointed, not restarted
 
 
 def test_training_moves_only_the_upper_layers_and_the_head(folder, tmp_path):

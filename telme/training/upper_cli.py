@@ -26,6 +26,8 @@ def add_upper_arguments(parser):
     parser.add_argument("--warmup-ratio", type=float, default=0.1)
     parser.add_argument("--class-weight-power", type=float, default=0.5,
                         help="CE class weights (N/(L*count))**power; 0 = none")  # fmt: skip
+    parser.add_argument("--ema-decay", type=float, default=0.0,
+                        help="> 0: select and save an exponential moving average of the weights (e.g. 0.99)")
     parser.add_argument("--eval-every", type=int, default=150, help="steps between dev scores")
     parser.add_argument("--checkpoint-every", type=int, default=25, help="steps between resumable checkpoints")
     parser.add_argument("--no-bf16", action="store_true", help="fp32 instead of CPU bf16 autocast")
@@ -73,7 +75,8 @@ def run_train_upper(args) -> int:
     cfg = UpperConfig(output_dir=str(out), frozen=args.frozen, rank=args.rank, alpha=args.alpha, epochs=args.epochs,
                       batch_size=args.batch_size, lr=args.lr, warmup_ratio=args.warmup_ratio,
                       class_weight_power=args.class_weight_power, eval_every=args.eval_every,
-                      checkpoint_every=args.checkpoint_every, seed=args.seed, bf16=not args.no_bf16)  # fmt: skip
+                      checkpoint_every=args.checkpoint_every, seed=args.seed, bf16=not args.no_bf16,
+                      ema_decay=args.ema_decay)  # fmt: skip
     started = time.time()
     states = {}
     for name, examples in (("train", train), ("dev", dev)):
