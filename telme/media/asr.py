@@ -106,7 +106,9 @@ class WhisperTranscriber:
         self.model_name = model or DEFAULT_MODEL  # 'base', 'tiny.en', a folder or a name
         self.options = {**DECODE_OPTIONS, **language_option(language), **(options or {})}  # transcribe() keywords
         self.device = device
-        self.compute_type = compute_type  # int8 keeps CPU inference fast and small
+        # int8 keeps CPU inference fast and small; float32 is no better (base, tune: WER 0.1016 vs
+        # 0.1009 at 2x the time, 2026-12-02)
+        self.compute_type = compute_type
         self.cpu_threads = cpu_threads  # 0: CTranslate2 decides
         self._model = None
 

