@@ -106,3 +106,13 @@ def test_cached_states_are_reused_by_shard(folder, tmp_path):
     again = lower_states(teacher.text_model, data, 2, tmp_path, bf16=False)
     assert (tmp_path / "states-000.pt").stat().st_mtime_ns == stamp  # read back, not recomputed
     assert all(torch.equal(a, b) for a, b in zip(first, again))
+
+
+def test_the_card_history_shows_the_trained_weights_beside_the_average():
+    from telme.training.upper_export import averaged_text, history_table
+
+    plain = [{"step": 100, "epoch": 1, "weighted_f1": 50.0, "macro_f1": 30.0, "seconds": 600}]
+    averaged = [plain[0] | {"trained": {"weighted_f1": 48.25, "macro_f1": 29.5}}]
+    assert history_table(plain).splitlines()[-1] == "| 100 | 1 | 50.00 | 30.00 | 10 |" and not averaged_text({"history": plain})
+    assert history_table(averaged).splitlines()[-1] == "| 100 | 1 | 50.00 | 30.00 | 48.25 | 29.50 | 10 |"
+    assert "moving average" in averaged_text({"history": averaged})

@@ -109,7 +109,7 @@ def export(args, model, tokenizer, profile, labels, state) -> None:
             "why_no_fusion": "needs trained audio and video students"}  # fmt: skip
     bundle = export_upper(model, tokenizer, profile, labels, args.init_text or default_base_folder(), args.export,
                           args.name or Path(args.export).name, card)  # fmt: skip
-    report = write_reports(bundle, args.dev, args.dataset, state, args.command, args.note)
+    report = write_reports(bundle, args.dev, args.dataset, state, args.command, args.note, args.class_weight_power)
     size = bundle_size_mb(bundle)
     print(f"bundle {bundle}: {size:.2f} MiB (budget {MAX_BUNDLE_MB}); dev weighted-F1 {report['weighted_f1']:.2f}, "
           f"macro-F1 {report['macro_f1']:.2f}")

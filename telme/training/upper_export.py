@@ -12,7 +12,7 @@ from pathlib import Path
 
 from telme.checkpoints.base import MPNET_BASE, BaseDelta, BaseMismatch, changed_teacher_state
 from telme.models.lora import adapter_state
-from telme.training.card import bundle_size_mb, per_class_table, regression_table, score_bundle
+from telme.training.card import DATASETS, bundle_size_mb, per_class_table, regression_table, score_bundle
 
 MAX_BUNDLE_MB = 5.0  # the tree's budget for this bundle
 
@@ -47,21 +47,49 @@ def export_upper(model, tokenizer, profile, labels, init_folder, bundle_dir, nam
     return save_bundle(telme_model, bundle_dir, name=name, half=True, base_delta=base_delta(model, base_vocab))
 
 
-def write_reports(bundle_dir, dev_csv, dataset: str, state: dict, command: str, note: str = "") -> dict:
+COMPARISON = {  # what the card compares the scores with, per corpus
+    "meld": "(TelME-mini on MiniLM-L6: weighted-F1 55.88, macro-F1 36.49. The TelME paper's RoBERTa-large\n"
+            "teacher is in the mid-60s weighted-F1.)",
+    "iemocap": "(No other IEMOCAP bundle ships with this project.)",
+}
+CITATION = {
+    "meld": 'Poria et al., "MELD", ACL 2019 (data GPL-3.0).',
+    "iemocap": 'Busso et al., "IEMOCAP: interactive emotional dyadic motion capture database", Language\n'
+               "Resources and Evaluation 42, 2008 (data under USC SAIL's license).",
+}
+
+
+def write_reports(bundle_dir, dev_csv, dataset: str, state: dict, command: str, note: str = "",
+                  class_weight_power: float = 0.5) -> dict:
     """Load the bundle as users will, score dev, write eval_dev.json, regression.json and MODEL_CARD.md."""
     model, report, rows = score_bundle(bundle_dir, dev_csv, dataset)
-    card = card_text(model, state, report, rows, command, bundle_size_mb(bundle_dir), note)
+    card = card_text(model, state, report, rows, command, bundle_size_mb(bundle_dir), note, dataset,
+                     class_weight_power)  # fmt: skip
     (Path(bundle_dir) / "MODEL_CARD.md").write_text(card)
     return report
 
 
-def card_text(model, state, report, rows, command, size_mb, note) -> str:
+def history_table(history) -> str:
+    """The dev scores during training; with a weight average, the trained weights' beside it."""
+    averaged = any("trained" in h for h in history)
+    head = "| step | epoch | dev weighted-F1 | dev macro-F1 | minutes |\n|---|---|---|---|---|"
+    if averaged:
+        head = ("| step | epoch | dev weighted-F1 (weight average) | dev macro-F1 (weight average) | "
+                "weighted-F1 (trained weights) | macro-F1 (trained weights) | minutes |\n|---|---|---|---|---|---|---|")
+    rows = []
+    for h in history:
+        trained = f"{h['trained']['weighted_f1']:.2f} | {h['trained']['macro_f1']:.2f} | " if averaged else ""
+        rows.append(f"| {h['step']} | {h['epoch']} | {h['weighted_f1']:.2f} | {h['macro_f1']:.2f} | {trained}"
+                    f"{h['seconds'] / 60:.0f} |")  # fmt: skip
+    return "\n".join([head, *rows])
+
+
+def card_text(model, state, report, rows, command, size_mb, note, dataset="meld", class_weight_power=0.5) -> str:
     labels = list(report["per_class"])
     per_class = per_class_table(report)
     matrix = "\n".join(f"| **{gold}** | " + " | ".join(str(n) for n in row) + " |"
                        for gold, row in zip(labels, report["confusion"]))  # fmt: skip
-    history = "\n".join(f"| {h['step']} | {h['epoch']} | {h['weighted_f1']:.2f} | {h['macro_f1']:.2f} | "
-                        f"{h['seconds'] / 60:.0f} |" for h in state["history"])  # fmt: skip
+    history = history_table(state["history"])
     regression = regression_table(rows)
     entry = json.loads((Path(model.card["loaded_from"]) / "config.json").read_text())["teacher_base"]
     return CARD.format(name=model.name, command=command, weighted=report["weighted_f1"], macro=report["macro_f1"],
@@ -70,13 +98,22 @@ def card_text(model, state, report, rows, command, size_mb, note) -> str:
                        best_step=state["best_step"], minutes=state["seconds"] / 60, size=size_mb, note=note,
                        machine=f"{platform.machine()} CPU, Python {platform.python_version()}",
                        max_tokens=model.profile.max_text_tokens, count=len(rows), layers=entry["lora"]["layers"],
-                       rank=entry["lora"]["rank"], sha=entry["base"]["weights_sha256"])  # fmt: skip
+                       rank=entry["lora"]["rank"], sha=entry["base"]["weights_sha256"], num_labels=len(labels),
+                       power=class_weight_power, comparison=COMPARISON[dataset], citation=CITATION[dataset], averaged=averaged_text(state),
+                       **DATASETS[dataset])  # fmt: skip
 
 
-CARD = """# {name}: TelME teacher on MPNet-base (MELD), base encoder installed by pip
+def averaged_text(state) -> str:
+    if not any("trained" in h for h in state["history"]):
+        return ""
+    return ("An exponential moving average of the trainable weights (`--ema-decay`) is what dev scored,\n"
+            "what was selected and what the bundle holds; the trained weights' scores stand beside it below.\n")
+
+
+CARD = """# {name}: TelME teacher on MPNet-base ({corpus}), base encoder installed by pip
 
 A TelME **text teacher** (speaker-tagged dialogue context, `... </s> Now <sK> feels <mask>`, pooled at
-the appended mask token, W: 768 -> 768, classifier: 768 -> 7) on the sentence-transformers
+the appended mask token, W: 768 -> 768, classifier: 768 -> {num_labels}) on the sentence-transformers
 **all-mpnet-base-v2** encoder (MPNet-base, 110M parameters, 768-d, 12 layers, Apache-2.0).
 
 **The bundle stores only what training changed** ({size:.1f} MiB, fp16): LoRA adapters (rank {rank}) of
@@ -86,12 +123,11 @@ use its zip is joined and unpacked once into the cache folder (`TELME_CACHE`, de
 and its `model.safetensors` must have sha256 `{sha}`, else loading refuses. Loading merges the
 adapters into the weights: the model that serves is a plain MPNet teacher.
 
-**Students and fusion: not included** (no MELD media on the training machines); the app reports
+**Students and fusion: not included** (no {corpus} media on the training machines); the app reports
 audio and video as not loaded and the fused output is the teacher's.
 
 ## Data
-MELD (Poria et al., ACL 2019; GPL-3.0), text and labels only: train 9,989 utterances (training),
-dev 1,109 utterances (model selection and the scores below). The test split was not used.
+{data}
 Preprocessing: the `clean` profile (cp1252 punctuation fixed, speakers numbered per dialogue,
 last {max_tokens} prompt tokens kept).
 
@@ -102,9 +138,9 @@ prompt (bf16 autocast, no grad) and their output states were cached; only the up
 trained on the cached states, the last layer computing its query at the mask token only (the same
 output for a fraction of the cost). Speaker tokens sit in the frozen embeddings, so they start
 distinct: `<sK>` = the mean embedding of the words "speaker K". Cross-entropy with class weights
-(N / (7 * count)) ** 0.5; AdamW, linear schedule with 10% warm-up, clip 1.0, bf16 autocast, seed 42;
+(N / ({num_labels} * count)) ** {power}; AdamW, linear schedule with 10% warm-up, clip 1.0, bf16 autocast, seed 42;
 dev scored every 100 steps and at each epoch's end, the best weighted-F1 + macro-F1 kept.
-Checkpoints every 25 steps (a killed run resumes). {note}
+Checkpoints every 25 steps (a killed run resumes). {averaged}{note}
 
 ```
 {command}
@@ -112,17 +148,14 @@ Checkpoints every 25 steps (a killed run resumes). {note}
 Machine: {machine}, 2 cores shared with other jobs. Wall time of the training phase (after
 the caching pass): {minutes:.0f} min. Selected step: {best_step}.
 
-| step | epoch | dev weighted-F1 | dev macro-F1 | minutes |
-|---|---|---|---|---|
 {history}
 
 (Dev scores during training come from the cached bf16 states; the table below is the saved
 bundle loaded as users load it, fp32.)
 
-## MELD dev scores (`python -m telme evaluate --weights checkpoints/telme-mpnet-meld --data dev_sent_emo.csv`)
+## {corpus} dev scores (`python -m telme evaluate --weights checkpoints/{name} --data <dev split CSV>`)
 **weighted-F1 {weighted:.2f}**, macro-F1 {macro:.2f}, accuracy {accuracy:.2f}
-(TelME-mini on MiniLM-L6: weighted-F1 55.88, macro-F1 36.49. The TelME paper's RoBERTa-large
-teacher is in the mid-60s weighted-F1.)
+{comparison}
 
 | label | precision | recall | F1 | support |
 |---|---|---|---|---|
@@ -135,7 +168,7 @@ Confusion matrix (rows: gold, columns: predicted):
 {matrix}
 
 ## Regression predictions
-The first three MELD dev dialogues ({count} utterances), one unpadded forward each
+The first three {corpus} dev dialogues ({count} utterances), one unpadded forward each
 (`regression.json` holds the probabilities; tests check them when the base is installed).
 
 | utterance | gold | predicted | p |
@@ -144,7 +177,7 @@ The first three MELD dev dialogues ({count} utterances), one unpadded forward ea
 
 ## Citation
 Yun et al., "TelME: Teacher-leading Multimodal Fusion Network for Emotion Recognition in
-Conversation", NAACL 2024. Poria et al., "MELD", ACL 2019 (data GPL-3.0). Song et al., "MPNet",
+Conversation", NAACL 2024. {citation} Song et al., "MPNet",
 NeurIPS 2020; Reimers & Gurevych, Sentence-BERT (all-mpnet-base-v2, Apache-2.0). Hu et al., "LoRA",
 ICLR 2022.
 """
