@@ -44,6 +44,8 @@ def base_installed(config) -> bool:
 def test_the_bundle_stores_only_what_training_changed(shipped):
     from safetensors import safe_open
 
+    from telme.labels import LABEL_SETS
+
     corpus, bundle, config = shipped
     size = sum(p.stat().st_size for p in bundle.rglob("*") if p.is_file())
     assert size <= MAX_BUNDLE_BYTES
@@ -54,8 +56,6 @@ def test_the_bundle_stores_only_what_training_changed(shipped):
     assert "teacher.text_model.encoder.layer.0.attention.attn.q.weight" not in keys
     assert {"teacher.speaker_rows", "teacher.W.weight", "teacher.classifier.weight"} <= set(keys)
     assert (bundle / "MODEL_CARD.md").is_file() and (bundle / "eval_dev.json").is_file()
-    from telme.labels import LABEL_SETS
-
     assert tuple(config["labels"]) == LABEL_SETS[corpus]
 
 

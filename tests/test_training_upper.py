@@ -4,13 +4,12 @@ import json
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from telme.checkpoints.tiny import save_tiny_mpnet
 from telme.labels import MELD_LABELS
 from telme.training.pretrained import teacher_from_pretrained
 from telme.training.text_data import TextExample
-from safetensors.torch import load_file
-
 from telme.training.upper import BEST_FILE, CACHE_SHARD, UpperConfig, UpperTeacher, fit_upper, lower_states
 
 

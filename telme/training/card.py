@@ -24,6 +24,7 @@ DATASETS = {  # what the card says about each corpus
                 "dev 1,109 utterances (model selection and the scores below). The test split was not used.",
         "scale": "(For scale: the TelME paper's RoBERTa-large teacher is in the mid-60s weighted-F1 on this split.)",
         "role": "the offline default model",
+        "citation": 'Poria et al., "MELD", ACL 2019 (data GPL-3.0).',
         "ship_gold": True,
     },
     "iemocap": {
@@ -34,6 +35,8 @@ DATASETS = {  # what the card says about each corpus
                 "No IEMOCAP data ships with this bundle. The test split was not used.",
         "scale": "",
         "role": "a second bundle, not the default (pass it with --weights)",
+        "citation": 'Busso et al., "IEMOCAP: interactive emotional dyadic motion capture database", Language\n'
+                    "Resources and Evaluation 42, 2008 (data under USC SAIL's license).",
         "ship_gold": False,
     },
 }

@@ -294,18 +294,13 @@ def _evaluate(model, dev_states, dev_labels, cfg, state, out: Path, epoch: int, 
     row = {"step": state["step"], "epoch": epoch}
     if average:
         row["trained"] = _scores_row(model, dev_states, dev_labels, cfg)
-        with average.applied():
-            row |= _scores_row(model, dev_states, dev_labels, cfg)
-            best = model.trainable_state()
-    else:
-        row |= _scores_row(model, dev_states, dev_labels, cfg)
-        best = model.trainable_state()
-    row["seconds"] = round(state["seconds"], 1)
-    state["history"].append(row)
-    selection = row["weighted_f1"] + row["macro_f1"]
-    if selection > state["best_selection"]:
-        state.update(best_selection=selection, best_step=state["step"], best=row)
-        save_file({k: v.contiguous() for k, v in best.items()}, str(out / BEST_FILE))
+    with average.applied() if average else contextlib.nullcontext():
+        row |= _scores_row(model, dev_states, dev_labels, cfg) | {"seconds": round(state["seconds"], 1)}
+        state["history"].append(row)
+        selection = row["weighted_f1"] + row["macro_f1"]
+        if selection > state["best_selection"]:
+            state.update(best_selection=selection, best_step=state["step"], best=row)
+            save_file({k: v.contiguous() for k, v in model.trainable_state().items()}, str(out / BEST_FILE))
     print(json.dumps(row), flush=True)
 
 

@@ -53,11 +53,6 @@ COMPARISON = {  # what the card compares the scores with, per corpus
     "iemocap": "(TelME-mini on MiniLM-L6, same split, not shipped: weighted-F1 54.01, macro-F1 51.77;\n"
                "docs/telme-mini-iemocap.md.)",
 }
-CITATION = {
-    "meld": 'Poria et al., "MELD", ACL 2019 (data GPL-3.0).',
-    "iemocap": 'Busso et al., "IEMOCAP: interactive emotional dyadic motion capture database", Language\n'
-               "Resources and Evaluation 42, 2008 (data under USC SAIL's license).",
-}
 
 
 def write_reports(bundle_dir, dev_csv, dataset: str, state: dict, command: str, note: str = "",
@@ -100,7 +95,7 @@ def card_text(model, state, report, rows, command, size_mb, note, dataset="meld"
                        machine=f"{platform.machine()} CPU, Python {platform.python_version()}",
                        max_tokens=model.profile.max_text_tokens, count=len(rows), layers=entry["lora"]["layers"],
                        rank=entry["lora"]["rank"], sha=entry["base"]["weights_sha256"], num_labels=len(labels),
-                       power=class_weight_power, comparison=COMPARISON[dataset], citation=CITATION[dataset], averaged=averaged_text(state),
+                       power=class_weight_power, comparison=COMPARISON[dataset], averaged=averaged_text(state),
                        **DATASETS[dataset])  # fmt: skip
 
 
