@@ -115,3 +115,9 @@ def test_the_card_history_shows_the_trained_weights_beside_the_average():
     assert history_table(plain).splitlines()[-1] == "| 100 | 1 | 50.00 | 30.00 | 10 |" and not averaged_text({"history": plain})
     assert history_table(averaged).splitlines()[-1] == "| 100 | 1 | 50.00 | 30.00 | 48.25 | 29.50 | 10 |"
     assert "moving average" in averaged_text({"history": averaged})
+
+
+def test_the_card_names_trained_and_frozen_layers_as_ranges():
+    from telme.training.upper_export import layer_span
+
+    assert layer_span([9, 7, 8, 10, 11]) == "7-11" and layer_span(range(7)) == "0-6" and layer_span([11]) == "11"

@@ -93,10 +93,17 @@ def card_text(model, state, report, rows, command, size_mb, note, dataset="meld"
                        matrix=matrix, header=" | ".join(labels), rule="|".join(["---"] * (len(labels) + 1)),
                        best_step=state["best_step"], minutes=state["seconds"] / 60, size=size_mb, note=note,
                        machine=f"{platform.machine()} CPU, Python {platform.python_version()}",
-                       max_tokens=model.profile.max_text_tokens, count=len(rows), layers=entry["lora"]["layers"],
+                       max_tokens=model.profile.max_text_tokens, count=len(rows), layers=layer_span(entry["lora"]["layers"]),
+                       frozen=layer_span(range(min(entry["lora"]["layers"]))),
                        rank=entry["lora"]["rank"], sha=entry["base"]["weights_sha256"], num_labels=len(labels),
                        power=class_weight_power, comparison=COMPARISON[dataset], averaged=averaged_text(state),
                        **DATASETS[dataset])  # fmt: skip
+
+
+def layer_span(layers) -> str:
+    """Encoder layer numbers as a range, e.g. [7, 8, 9, 10, 11] -> "7-11" (one layer: "11")."""
+    layers = sorted(layers)
+    return f"{layers[0]}-{layers[-1]}" if len(layers) > 1 else str(layers[0])
 
 
 def averaged_text(state) -> str:
@@ -128,7 +135,7 @@ Preprocessing: the `clean` profile (cp1252 punctuation fixed, speakers numbered 
 last {max_tokens} prompt tokens kept).
 
 ## Recipe (a CPU budget: 2 shared cores)
-The embeddings and encoder layers below {layers} are frozen: they ran ONCE over every train and dev
+The embeddings and encoder layers {frozen} are frozen: they ran ONCE over every train and dev
 prompt (bf16 autocast, no grad) and their output states were cached; only the upper layers
 (LoRA on q/k/v/o and both feed-forward projections, plus their LayerNorms), W and the classifier
 trained on the cached states, the last layer computing its query at the mask token only (the same
