@@ -449,7 +449,7 @@ def report_sets(sets, systems, predictions, normalise):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sets", nargs="+", default=["tune"], choices=["tune", "tune2", "eval"])
+    parser.add_argument("--sets", nargs="+", default=["tune"], choices=["tune", "tune2", "eval", "eval2"])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder holding <set>/")
     parser.add_argument("--before", metavar="REV", help="also score the pipeline at git revision")
     parser.add_argument("--rtf", action="store_true", help="time the pipeline on a 60 s clip")

@@ -213,7 +213,16 @@ def test_second_tuning_set_is_new_conversations(generator):
     assert variants - set(generator.SETS["tune"]["variants"])  # voices tune never had
 
 
-@pytest.mark.parametrize("set_name", ["tune", "tune2", "eval"])
+def test_second_evaluation_set_has_voices_no_other_set_has(generator):
+    others = set().union(*(pool["variants"] for name, pool in generator.SETS.items() if name != "eval2"))
+    pool = generator.SETS["eval2"]
+    assert not set(pool["variants"]) & others and pool["clips"] >= 28
+    assert pool["seed"] not in {p["seed"] for name, p in generator.SETS.items() if name != "eval2"}
+    plans = [generator.plan_conversation("eval2", i) for i in range(pool["clips"])]
+    assert {v.voice.split("+")[1] for plan in plans for v in plan.voices.values()} <= set(pool["variants"])
+
+
+@pytest.mark.parametrize("set_name", ["tune", "tune2", "eval", "eval2"])
 def test_plans_cover_the_cases(generator, set_name):
     pool = generator.SETS[set_name]
     plans = [generator.plan_conversation(set_name, i) for i in range(pool["clips"])]
