@@ -56,7 +56,7 @@ class ClipDialogue:
     speakers: SpeakerEstimate | None = None  # how many speakers, and how sure; None from a stub
 
     def status(self):
-        """'N utterances; 2 speakers found (clear: clustering margin 0.14)' for a status line."""
+        """'N utterances; 2 speakers found (clear: clustering margin 0.41)' for a status line."""
         found = self.speakers.status() if self.speakers else f"{len(self.dialogue.speakers)} speakers"
         return f"{len(self.dialogue)} utterances; {found}"
 
