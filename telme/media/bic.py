@@ -93,11 +93,13 @@ class Gaussian:
         return np.linalg.slogdet(covariance)[1]
 
 
-def merge_ratio(a, b, shrink):
-    """The lambda at which a and b would just merge: dBIC's data term over its penalty term."""
+def merge_ratio(a, b, shrink, log_dets=None):
+    """The lambda at which a and b would just merge: dBIC's data term over its penalty term.
+    log_dets: a's and b's log_det(shrink), when already known."""
     dims = len(a.total)
     both = a + b
-    gain = 0.5 * (both.count * both.log_det(shrink) - a.count * a.log_det(shrink) - b.count * b.log_det(shrink))
+    log_a, log_b = log_dets or (a.log_det(shrink), b.log_det(shrink))
+    gain = 0.5 * (both.count * both.log_det(shrink) - a.count * log_a - b.count * log_b)
     return gain / (0.5 * (dims + dims * (dims + 1) / 2) * np.log(both.count))
 
 
@@ -105,33 +107,41 @@ def bic_cluster(frames, num_speakers=None, settings=BIC, max_speakers=MAX_SPEAKE
     """(labels per span, margin): greedy merges of the lowest score while it is under lambda (or
     until `num_speakers` groups remain). score = merge_ratio + voice_weight x (mean of `distance`
     between the two groups' spans - 1); `distance`: (n, n) voice distances in units of their
-    threshold (1 = the voice rule's boundary), None for frames alone."""
-    groups = [Gaussian.of(f) for f in frames]
-    members = [[index] for index in range(len(frames))]
+    threshold (1 = the voice rule's boundary), None for frames alone.
+
+    Groups are keyed by their first span; after a merge only the new group's scores are
+    computed again (n^2 scores in all, not n^3), so a 600-utterance clip stays cheap."""
+    groups = {index: Gaussian.of(f) for index, f in enumerate(frames)}
+    members = {index: [index] for index in groups}
+    log_dets = {index: group.log_det(settings.shrink) for index, group in groups.items()}
+
+    def score(i, j):
+        value = merge_ratio(groups[i], groups[j], settings.shrink, (log_dets[i], log_dets[j]))
+        if distance is not None and settings.voice_weight:
+            value += settings.voice_weight * (distance[np.ix_(members[i], members[j])].mean() - 1.0)
+        return value
+
+    scores = {(i, j): score(i, j) for i in groups for j in groups if i < j}
     last_made = refused = None
     while len(groups) > 1:
-        scores = {}
-        for i in range(len(groups)):
-            for j in range(i + 1, len(groups)):
-                score = merge_ratio(groups[i], groups[j], settings.shrink)
-                if distance is not None and settings.voice_weight:
-                    score += settings.voice_weight * (distance[np.ix_(members[i], members[j])].mean() - 1.0)
-                scores[i, j] = score
-        (i, j), score = min(scores.items(), key=lambda item: item[1])
+        (i, j), best = min(scores.items(), key=lambda item: item[1])
         if num_speakers is not None and len(groups) <= num_speakers:
             break
-        if num_speakers is None and score >= settings.penalty and len(groups) <= max_speakers:
-            refused = score
+        if num_speakers is None and best >= settings.penalty and len(groups) <= max_speakers:
+            refused = best
             break
-        last_made = score
-        groups[i] = groups[i] + groups[j]
-        members[i] = members[i] + members[j]
-        del groups[j], members[j]
+        last_made = best
+        groups[i] = groups[i] + groups.pop(j)
+        members[i] = members[i] + members.pop(j)
+        log_dets[i] = groups[i].log_det(settings.shrink)
+        del log_dets[j]
+        scores = {pair: value for pair, value in scores.items() if j not in pair and i not in pair}
+        scores.update({(min(i, k), max(i, k)): score(min(i, k), max(i, k)) for k in groups if k != i})
     labels = [0] * len(frames)
-    for label, group in enumerate(members):
-        for index in group:
+    for label, key in enumerate(sorted(members)):
+        for index in members[key]:
             labels[index] = label
     if num_speakers is not None:
         return labels, None
-    near = [abs(settings.penalty - score) for score in (last_made, refused) if score is not None]
+    near = [abs(settings.penalty - value) for value in (last_made, refused) if value is not None]
     return labels, (min(near) if near else None)

@@ -219,15 +219,18 @@ def cluster_spans(distance, durations, num_speakers=None, settings=RAW, max_spea
     labels, margin = agglomerate(distance[np.ix_(voting, voting)], threshold, num_speakers, max_speakers)
     full = attach(distance, labels, voting, None if num_speakers else new_voice)
     full = number_by_appearance(full, first=0)
-    count = len(set(full))
-    if count > max_speakers:  # new voices from short spans beyond the limit: refit on all spans
+    if len(set(full)) > max_speakers:  # new voices from short spans beyond the limit: refit on all spans
         full, _ = agglomerate(distance, threshold, max_speakers, max_speakers)
         full = number_by_appearance(full, first=0)
-        count = len(set(full))
+    return turns_of(full, num_speakers, margin, settings.clear_margin)
+
+
+def turns_of(labels, num_speakers, margin, clear_margin):
+    """SpeakerTurns for labels numbered by appearance: the count as given, or estimated with its margin."""
+    count = len(set(labels))
     if num_speakers:
-        return SpeakerTurns(full, SpeakerEstimate(count, estimated=False))
-    return SpeakerTurns(full, SpeakerEstimate(count, estimated=True, margin=margin,
-                                              clear_margin=settings.clear_margin))  # fmt: skip
+        return SpeakerTurns(labels, SpeakerEstimate(count, estimated=False))
+    return SpeakerTurns(labels, SpeakerEstimate(count, estimated=True, margin=margin, clear_margin=clear_margin))
 
 
 class VoiceClusterer:
@@ -253,7 +256,6 @@ class VoiceClusterer:
         return self._background
 
     def __call__(self, wave, spans, num_speakers=None, progress=None):
-        from telme.media.bic import span_frames
         from telme.media.diarize import in_domain, region_distances
 
         if num_speakers is not None and num_speakers > self.max_speakers:
@@ -269,6 +271,8 @@ class VoiceClusterer:
                                     settings.short_weight)  # fmt: skip
         if not self.joint:
             return cluster_spans(distance, voices.durations, num_speakers, settings, self.max_speakers)
+        from telme.media.bic import span_frames
+
         return joint_turns(span_frames(wave, spans), distance / settings.threshold, num_speakers, self.max_speakers)
 
 
@@ -278,8 +282,4 @@ def joint_turns(frames, distance, num_speakers=None, max_speakers=MAX_SPEAKERS, 
 
     settings = settings or JOINT
     labels, margin = bic_cluster(frames, num_speakers, settings, max_speakers, distance)
-    labels = number_by_appearance(labels, first=0)
-    if num_speakers:
-        return SpeakerTurns(labels, SpeakerEstimate(len(set(labels)), estimated=False))
-    return SpeakerTurns(labels, SpeakerEstimate(len(set(labels)), estimated=True, margin=margin,
-                                                clear_margin=settings.clear_margin))  # fmt: skip
+    return turns_of(number_by_appearance(labels, first=0), num_speakers, margin, settings.clear_margin)
